@@ -1,0 +1,40 @@
+/*
+ * config.h - the settings of one run: options and the config file share one
+ * table, so a setting has one name, one type and one range everywhere.
+ */
+#ifndef SMTPOT_CONFIG_H
+#define SMTPOT_CONFIG_H
+
+#include <stdint.h>
+
+struct config {
+	char *hostname;
+	char *banner;
+	char *sensor;
+	char *spool_dir; /* "" disables storing */
+	char *log_file;  /* NULL: no file sink */
+	int journal;
+	uint64_t max_line_length;
+	uint64_t max_message_size;
+	uint64_t max_recipients;
+	uint64_t max_commands;
+	uint64_t max_errors;
+	uint64_t idle_timeout;    /* seconds */
+	uint64_t session_timeout; /* seconds */
+};
+
+/* Outcome of config_parse beyond success. */
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_EXIT_OK,    /* --help or --version was printed */
+	CONFIG_USAGE,      /* bad option (EX_USAGE) */
+	CONFIG_BAD_FILE,   /* bad config file line (EX_CONFIG) */
+	CONFIG_NO_FILE,    /* config file missing or unreadable (EX_NOINPUT) */
+};
+
+void config_defaults(struct config *c);
+/* Parses argv (and --config=FILE); messages go to stderr. */
+enum config_result config_parse(struct config *c, int argc, char **argv);
+void config_free(struct config *c);
+
+#endif

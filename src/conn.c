@@ -1,0 +1,159 @@
+/*
+ * conn.c - blocking reads and writes on the client descriptors, bounded by
+ * an idle deadline per call and a session deadline, both monotonic.
+ * poll(2) is interrupted by signals (no SA_RESTART), so a SIGTERM ends a
+ * wait at once and the session can still log its end.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+volatile sig_atomic_t conn_stop_signal;
+
+static ssize_t fd_read(struct conn *c, void *buf, size_t n)
+{
+	return read(c->rfd, buf, n);
+}
+
+static ssize_t fd_write(struct conn *c, const void *buf, size_t n)
+{
+	return write(c->wfd, buf, n);
+}
+
+static int fd_pending(struct conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+static int fd_wait(struct conn *c, short events, int timeout_ms)
+{
+	struct pollfd p;
+
+	p.fd = events == POLLIN ? c->rfd : c->wfd;
+	p.events = events;
+	p.revents = 0;
+	return poll(&p, 1, timeout_ms);
+}
+
+static const struct conn_ops fd_ops = {
+	.read = fd_read,
+	.write = fd_write,
+	.pending = fd_pending,
+	.wait = fd_wait,
+};
+
+void conn_init_fd(struct conn *c, int rfd, int wfd)
+{
+	c->ops = &fd_ops;
+	c->ctx = NULL;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->idle_ms = 0;
+	c->session_deadline = 0;
+	c->status = CONN_OK;
+	c->bytes_in = 0;
+	c->bytes_out = 0;
+}
+
+/* Waits until the descriptor is ready or a deadline passes: 0 or -1. */
+static int conn_wait(struct conn *c, short events)
+{
+	int64_t start = clock_mono_ms();
+	int64_t idle_end = c->idle_ms > 0 ? start + c->idle_ms : 0;
+
+	for (;;) {
+		int64_t now = clock_mono_ms(), left = -1;
+		int r;
+
+		if (conn_stop_signal) {
+			/* SIGALRM is the backstop for the session deadline. */
+			c->status = conn_stop_signal == SIGALRM ? CONN_SESSION_TIMEOUT : CONN_SIGNAL;
+			return -1;
+		}
+		if (c->session_deadline > 0) {
+			if (now >= c->session_deadline) {
+				c->status = CONN_SESSION_TIMEOUT;
+				return -1;
+			}
+			left = c->session_deadline - now;
+		}
+		if (idle_end > 0) {
+			if (now >= idle_end) {
+				c->status = CONN_IDLE_TIMEOUT;
+				return -1;
+			}
+			if (left < 0 || idle_end - now < left)
+				left = idle_end - now;
+		}
+		if (left > 60000 || left < 0)
+			left = left < 0 ? -1 : 60000;
+		r = c->ops->wait(c, events, (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR) {
+			c->status = CONN_ERROR;
+			return -1;
+		}
+	}
+}
+
+ssize_t conn_read(struct conn *c, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (!c->ops->pending(c) && conn_wait(c, POLLIN) < 0)
+			return -1;
+		r = c->ops->read(c, buf, n);
+		if (r > 0) {
+			c->bytes_in += (uint64_t)r;
+			return r;
+		}
+		if (r == 0) {
+			c->status = CONN_EOF;
+			return 0;
+		}
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			continue;
+		if (errno == ECONNRESET) {
+			c->status = CONN_EOF;
+			return 0;
+		}
+		c->status = CONN_ERROR;
+		return -1;
+	}
+}
+
+int conn_write_all(struct conn *c, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = c->ops->write(c, p, n);
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			c->bytes_out += (uint64_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR && !conn_stop_signal)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (conn_wait(c, POLLOUT) < 0)
+				return -1;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			c->status = conn_stop_signal == SIGALRM ? CONN_SESSION_TIMEOUT : CONN_SIGNAL;
+		else
+			c->status = CONN_ERROR;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * conn.h - the one I/O layer between the client and the protocol code.
+ * Every read waits on two deadlines (idle per read, whole session) and
+ * stops early on a termination signal; every write is complete or fails.
+ * The operations are pointers so that a TLS layer or a test can stand in.
+ */
+#ifndef SMTPOT_CONN_H
+#define SMTPOT_CONN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum conn_status {
+	CONN_OK = 0,
+	CONN_EOF,
+	CONN_IDLE_TIMEOUT,
+	CONN_SESSION_TIMEOUT,
+	CONN_SIGNAL,
+	CONN_ERROR,
+};
+
+struct conn;
+
+struct conn_ops {
+	ssize_t (*read)(struct conn *c, void *buf, size_t n);
+	ssize_t (*write)(struct conn *c, const void *buf, size_t n);
+	/* 1 when bytes are already buffered below us (poll would not see them). */
+	int (*pending)(struct conn *c);
+	/* Like poll(2) on one descriptor: 1 ready, 0 timeout, -1 error. */
+	int (*wait)(struct conn *c, short events, int timeout_ms);
+};
+
+struct conn {
+	const struct conn_ops *ops;
+	void *ctx;
+	int rfd, wfd;
+	int64_t idle_ms;          /* 0: no idle limit */
+	int64_t session_deadline; /* monotonic ms; 0: none */
+	enum conn_status status;  /* why the last call returned <= 0 */
+	uint64_t bytes_in, bytes_out;
+};
+
+/* Set by the SIGTERM/SIGINT/SIGHUP handler; every wait gives up when set. */
+extern volatile sig_atomic_t conn_stop_signal;
+
+void conn_init_fd(struct conn *c, int rfd, int wfd);
+/* > 0 bytes read; 0 with status CONN_EOF; -1 with status set. */
+ssize_t conn_read(struct conn *c, void *buf, size_t n);
+/* 0 when all n bytes were written; -1 with status set. */
+int conn_write_all(struct conn *c, const void *buf, size_t n);
+
+#endif

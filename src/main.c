@@ -1,0 +1,139 @@
+/*
+ * main.c - one run of smtpot: read the settings, open the sinks, find the
+ * peer, serve one session on fd 0/1, exit. Operator errors end the run
+ * before the banner with a sysexits code; everything a client does ends
+ * with status 0, so attackers cannot pile up failed units.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "event.h"
+#include "peer.h"
+#include "session.h"
+#include "sink.h"
+
+#define EX_USAGE 64
+#define EX_NOINPUT 66
+#define EX_OSERR 71
+#define EX_CONFIG 78
+
+static void on_signal(int sig)
+{
+	conn_stop_signal = sig;
+}
+
+static void signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: a signal must interrupt a blocked read or write. */
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* Under inetd-style launchers fd 2 may be the client socket: never talk to it. */
+static void guard_stderr(void)
+{
+	struct stat s0, s2;
+
+	if (fstat(2, &s2) < 0 || (fstat(0, &s0) == 0 && s0.st_dev == s2.st_dev && s0.st_ino == s2.st_ino)) {
+		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0 && fd != 2) {
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+}
+
+/* $INVOCATION_ID when systemd gives one (32 hex digits), else 128 random bits. */
+static void session_id(char out[40])
+{
+	const char *inv = getenv("INVOCATION_ID");
+	unsigned char r[16];
+
+	if (inv != NULL && strlen(inv) == 32 && strspn(inv, "0123456789abcdef") == 32) {
+		memcpy(out, inv, 33);
+		return;
+	}
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		perror("smtpot: getrandom");
+		exit(EX_OSERR);
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+int main(int argc, char **argv)
+{
+	static struct event_ctx ev;
+	static struct session s;
+	struct config cfg;
+	struct conn conn;
+	struct peer peer;
+
+	guard_stderr();
+	config_defaults(&cfg);
+	switch (config_parse(&cfg, argc, argv)) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_USAGE:
+		return EX_USAGE;
+	case CONFIG_BAD_FILE:
+		return EX_CONFIG;
+	case CONFIG_NO_FILE:
+		return EX_NOINPUT;
+	}
+	signals();
+
+	if (cfg.log_file != NULL)
+		event_add_sink(&ev, sink_file_open(cfg.log_file));
+	if (cfg.journal)
+		event_add_sink(&ev, sink_journal_open());
+	if (cfg.log_file == NULL && !cfg.journal)
+		event_add_sink(&ev, sink_file_fd(2, "standard error"));
+	for (int i = 0; i < ev.nsinks; i++) {
+		if (ev.sinks[i] == NULL) {
+			perror("smtpot: sink");
+			return EX_OSERR;
+		}
+	}
+
+	peer_lookup(0, &peer);
+	memcpy(ev.source_ip, peer.source_ip, sizeof(ev.source_ip));
+	memcpy(ev.dest_ip, peer.dest_ip, sizeof(ev.dest_ip));
+	ev.source_port = peer.source_port;
+	ev.dest_port = peer.dest_port;
+	ev.sensor = cfg.sensor;
+	session_id(ev.session);
+
+	conn_init_fd(&conn, 0, 1);
+	if (session_init(&s, &cfg, &conn, &ev) < 0) {
+		perror("smtpot: session");
+		return EX_OSERR;
+	}
+	/* Backstop for a write blocked by a client that never reads. */
+	alarm((unsigned)cfg.session_timeout + 5);
+	session_run(&s);
+	session_free(&s);
+	event_close_sinks(&ev);
+	config_free(&cfg);
+	return 0;
+}

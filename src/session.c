@@ -1,0 +1,736 @@
+/*
+ * session.c - the SMTP state machine. Commands are looked up in one table
+ * (verb, states where allowed, handler); the dispatcher answers 503 for a
+ * verb in the wrong state, so handlers never check order again. Every
+ * command gets exactly one event carrying its raw line and the reply sent.
+ * The session always ends through session_end, which writes the single
+ * disconnect event.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "address.h"
+#include "clock.h"
+#include "data.h"
+#include "message.h"
+#include "sha256.h"
+#include "text.h"
+
+struct command {
+	const char *verb;
+	enum event_kind kind;
+	unsigned states;
+	const char *wrong_state; /* text of the 503 reply */
+	void (*handler)(struct session *s, const char *arg, size_t n, json_object *d);
+};
+
+static void cmd_helo(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_ehlo(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_mail(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_rcpt(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_data(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_rset(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_noop(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_vrfy(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_expn(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_help(struct session *s, const char *arg, size_t n, json_object *d);
+static void cmd_quit(struct session *s, const char *arg, size_t n, json_object *d);
+
+static const struct command commands[] = {
+	{ "DATA", EV_DATA, ST_RCPT, "Error: need RCPT command", cmd_data },
+	{ "EHLO", EV_EHLO, ST_ANY, NULL, cmd_ehlo },
+	{ "EXPN", EV_EXPN, ST_ANY, NULL, cmd_expn },
+	{ "HELO", EV_HELO, ST_ANY, NULL, cmd_helo },
+	{ "HELP", EV_HELP, ST_ANY, NULL, cmd_help },
+	{ "MAIL", EV_MAIL_FROM, ST_GREETED, "Error: nested MAIL command", cmd_mail },
+	{ "NOOP", EV_NOOP, ST_ANY, NULL, cmd_noop },
+	{ "QUIT", EV_QUIT, ST_ANY, NULL, cmd_quit },
+	{ "RCPT", EV_RCPT_TO, ST_MAIL | ST_RCPT, "Error: need MAIL command", cmd_rcpt },
+	{ "RSET", EV_RSET, ST_ANY, NULL, cmd_rset },
+	{ "VRFY", EV_VRFY, ST_ANY, NULL, cmd_vrfy },
+};
+
+_Static_assert(sizeof(commands) / sizeof(commands[0]) < SESSION_VERBS, "verb counters");
+
+int session_init(struct session *s, const struct config *cfg, struct conn *c,
+		 struct event_ctx *ev)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->conn = c;
+	s->ev = ev;
+	s->state = ST_CONNECTED;
+	s->spool.dirfd = -1;
+	s->spool.fd = -1;
+	s->started_ms = clock_mono_ms();
+	c->idle_ms = (int64_t)cfg->idle_timeout * 1000;
+	c->session_deadline = cfg->session_timeout > 0 ? s->started_ms + (int64_t)cfg->session_timeout * 1000 : 0;
+	if (line_reader_init(&s->lr, c, cfg->max_line_length) < 0)
+		return -1;
+	reply_init(&s->rp, c);
+	s->lr.flush = reply_flush_cb;
+	s->lr.flush_arg = &s->rp;
+	return 0;
+}
+
+void session_free(struct session *s)
+{
+	line_reader_free(&s->lr);
+	spool_close_dir(&s->spool);
+	free(s->headers);
+	json_object_put(s->helo);
+	json_object_put(s->from);
+	json_object_put(s->rcpts);
+	s->headers = NULL;
+	s->helo = s->from = s->rcpts = NULL;
+}
+
+static void transaction_reset(struct session *s)
+{
+	json_object_put(s->from);
+	json_object_put(s->rcpts);
+	s->from = s->rcpts = NULL;
+	s->nrcpt = 0;
+	if (s->state & (ST_MAIL | ST_RCPT))
+		s->state = ST_GREETED;
+}
+
+/* Emits an ERROR event about the honeypot's own fault. */
+static void report_error(struct session *s, const char *what, int err)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "what", json_object_new_string(what));
+	json_object_object_add(d, "errno", json_object_new_int(err));
+	json_object_object_add(d, "error", json_object_new_string(strerror(err)));
+	event_emit(s->ev, EV_ERROR, d);
+}
+
+static void add_reply(struct session *s, json_object *d)
+{
+	json_object_object_add(d, "reply", json_object_new_string_len(s->rp.last, (int)s->rp.last_len));
+	json_object_object_add(d, "code", json_object_new_int(s->rp.last_code));
+}
+
+static void add_flag(json_object *d, const char *flag)
+{
+	json_object *flags;
+
+	if (!json_object_object_get_ex(d, "flags", &flags)) {
+		flags = json_object_new_array();
+		json_object_object_add(d, "flags", flags);
+	}
+	json_object_array_add(flags, json_object_new_string(flag));
+}
+
+/* Event data for the current line: the raw line and its line-level flags. */
+static json_object *line_data(struct session *s)
+{
+	json_object *d = json_object_new_object();
+
+	text_put_prefix(d, "line", s->lr.line, s->lr.len, s->lr.total);
+	if (s->lr.flags & LINE_BARE_LF)
+		add_flag(d, "bare_lf");
+	if (s->lr.flags & LINE_BARE_CR)
+		add_flag(d, "bare_cr");
+	if (s->lr.flags & LINE_NUL)
+		add_flag(d, "nul");
+	return d;
+}
+
+static void end_session(struct session *s, const char *reason)
+{
+	if (!s->done) {
+		s->done = 1;
+		s->end_reason = reason;
+	}
+}
+
+static void limit_hit(struct session *s, const char *limit, uint64_t value, json_object *d)
+{
+	if (d == NULL)
+		d = json_object_new_object();
+	json_object_object_add(d, "limit", json_object_new_string(limit));
+	json_object_object_add(d, "value", json_object_new_int64((int64_t)value));
+	add_reply(s, d);
+	event_emit(s->ev, EV_LIMIT, d);
+}
+
+/* Counts an error reply; at the limit, says goodbye and ends the session. */
+static void count_error(struct session *s)
+{
+	if (s->rp.last_code < 400)
+		return;
+	s->errors++;
+	if (s->cfg->max_errors > 0 && s->errors >= s->cfg->max_errors && !s->done) {
+		reply_fmt(&s->rp, 421, "4.7.0 %s Error: too many errors", s->cfg->hostname);
+		limit_hit(s, "errors", s->cfg->max_errors, NULL);
+		end_session(s, "max_errors");
+	}
+}
+
+/* Adds the reply to d, emits the command's event, counts an error reply. */
+static void command_done(struct session *s, enum event_kind kind, json_object *d)
+{
+	add_reply(s, d);
+	event_emit(s->ev, kind, d);
+	count_error(s);
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static size_t trim_len(const char *p, size_t n)
+{
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+/* --- HELO, EHLO ------------------------------------------------------- */
+
+static int greet(struct session *s, const char *arg, size_t n, json_object *d, const char *verb)
+{
+	n = trim_len(arg, n);
+	if (n == 0) {
+		reply_fmt(&s->rp, 501, "5.5.4 Syntax: %s hostname", verb);
+		return -1;
+	}
+	text_put(d, "name", arg, n);
+	transaction_reset(s);
+	json_object_put(s->helo);
+	s->helo = text_new(arg, n);
+	s->state = ST_GREETED;
+	return 0;
+}
+
+static void cmd_helo(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	if (greet(s, arg, n, d, "HELO") == 0) {
+		s->ehlo = 0;
+		reply_line(&s->rp, 250, 0, s->cfg->hostname);
+	}
+}
+
+static void cmd_ehlo(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	char size[40];
+
+	if (greet(s, arg, n, d, "EHLO") < 0)
+		return;
+	s->ehlo = 1;
+	snprintf(size, sizeof(size), "SIZE %llu", (unsigned long long)s->cfg->max_message_size);
+	reply_line(&s->rp, 250, 1, s->cfg->hostname);
+	reply_line(&s->rp, 250, 1, "PIPELINING");
+	reply_line(&s->rp, 250, 1, size);
+	reply_line(&s->rp, 250, 1, "VRFY");
+	reply_line(&s->rp, 250, 1, "ENHANCEDSTATUSCODES");
+	reply_line(&s->rp, 250, 1, "8BITMIME");
+	reply_line(&s->rp, 250, 0, "SMTPUTF8");
+}
+
+/* --- MAIL, RCPT -------------------------------------------------------- */
+
+/* Logs a parsed path: address, route, flags, ordered parameters. */
+static void path_data(json_object *d, const char *key, const struct smtp_path *p)
+{
+	json_object *params;
+
+	text_put(d, key, p->addr, p->addr_len);
+	if (p->route != NULL)
+		text_put(d, "source_route", p->route, p->route_len);
+	if (p->flags & ADDR_NO_BRACKETS)
+		add_flag(d, "no_angle_brackets");
+	if (p->flags & ADDR_SPACE_BEFORE)
+		add_flag(d, "space_before_path");
+	if (p->flags & ADDR_SOURCE_ROUTE)
+		add_flag(d, "source_route");
+	if (p->flags & ADDR_QUOTED)
+		add_flag(d, "quoted_local_part");
+	if (p->nparams == 0)
+		return;
+	params = json_object_new_array();
+	for (size_t i = 0; i < p->nparams; i++) {
+		json_object *o = json_object_new_object();
+
+		text_put(o, "name", p->params[i].name, p->params[i].name_len);
+		if (p->params[i].value != NULL)
+			text_put(o, "value", p->params[i].value, p->params[i].value_len);
+		else
+			json_object_object_add(o, "value", NULL);
+		json_object_array_add(params, o);
+	}
+	json_object_object_add(d, "params", params);
+	if (p->params_dropped > 0)
+		json_object_object_add(d, "params_dropped", json_object_new_int64((int64_t)p->params_dropped));
+}
+
+static int param_is(const struct smtp_param *q, const char *name)
+{
+	return q->name_len == strlen(name) && strncasecmp(q->name, name, q->name_len) == 0;
+}
+
+static int value_is(const struct smtp_param *q, const char *v)
+{
+	return q->value != NULL && q->value_len == strlen(v) && strncasecmp(q->value, v, q->value_len) == 0;
+}
+
+/* Checks MAIL parameters; 0 when all are fine, else a reply was queued. */
+static int mail_params(struct session *s, const struct smtp_path *p, json_object *d)
+{
+	for (size_t i = 0; i < p->nparams; i++) {
+		const struct smtp_param *q = &p->params[i];
+
+		if (param_is(q, "SIZE")) {
+			unsigned long long v = 0;
+
+			switch (address_size(q->value, q->value_len, s->cfg->max_message_size, &v)) {
+			case SIZE_SYNTAX:
+				reply_line(&s->rp, 501, 0, "5.5.4 Bad message size syntax");
+				return -1;
+			case SIZE_TOO_BIG:
+				reply_line(&s->rp, 552, 0, "5.3.4 Message size exceeds fixed limit");
+				return -1;
+			case SIZE_OK:
+				json_object_object_add(d, "size", json_object_new_int64((int64_t)v));
+				break;
+			}
+		} else if (param_is(q, "BODY")) {
+			if (!value_is(q, "7BIT") && !value_is(q, "8BITMIME")) {
+				reply_line(&s->rp, 501, 0, "5.5.4 Bad BODY keyword");
+				return -1;
+			}
+		} else if (param_is(q, "SMTPUTF8")) {
+			if (q->value != NULL) {
+				reply_line(&s->rp, 501, 0, "5.5.4 Bad SMTPUTF8 parameter");
+				return -1;
+			}
+		} else {
+			reply_line(&s->rp, 555, 0, "5.5.4 Unsupported option");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "FROM:" / "TO:" prefix check; returns the text after it or NULL. */
+static const char *after_keyword(const char *arg, size_t n, const char *kw)
+{
+	size_t k = strlen(kw);
+
+	return n >= k && strncasecmp(arg, kw, k) == 0 ? arg + k : NULL;
+}
+
+static void cmd_mail(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	const char *p = after_keyword(arg, n, "FROM:");
+	struct smtp_path path;
+
+	if (p == NULL) {
+		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (address_parse(p, (size_t)(arg + n - p), &path) < 0) {
+		text_put(d, "argument", p, (size_t)(arg + n - p));
+		reply_line(&s->rp, 501, 0, "5.1.7 Bad sender address syntax");
+		return;
+	}
+	path_data(d, "from", &path);
+	if (mail_params(s, &path, d) < 0)
+		return;
+	s->from = text_new(path.addr, path.addr_len);
+	s->rcpts = json_object_new_array();
+	s->state = ST_MAIL;
+	reply_line(&s->rp, 250, 0, "2.1.0 Ok");
+}
+
+static void cmd_rcpt(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	const char *p = after_keyword(arg, n, "TO:");
+	struct smtp_path path;
+
+	if (p == NULL) {
+		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (address_parse(p, (size_t)(arg + n - p), &path) < 0 || path.null_path) {
+		text_put(d, "argument", p, (size_t)(arg + n - p));
+		reply_line(&s->rp, 501, 0, "5.1.3 Bad recipient address syntax");
+		return;
+	}
+	path_data(d, "to", &path);
+	if (path.nparams > 0) {
+		reply_line(&s->rp, 555, 0, "5.5.4 Unsupported option");
+		return;
+	}
+	if (s->nrcpt >= s->cfg->max_recipients) {
+		reply_line(&s->rp, 452, 0, "4.5.3 Error: too many recipients");
+		limit_hit(s, "recipients", s->cfg->max_recipients, NULL);
+		return;
+	}
+	json_object_array_add(s->rcpts, text_new(path.addr, path.addr_len));
+	s->nrcpt++;
+	s->recipients++;
+	s->state = ST_RCPT;
+	reply_line(&s->rp, 250, 0, "2.1.5 Ok");
+}
+
+/* --- DATA -------------------------------------------------------------- */
+
+struct data_sink {
+	struct session *s;
+	struct sha256 sha;
+};
+
+static void data_out(void *arg, const unsigned char *p, size_t n)
+{
+	struct data_sink *ds = arg;
+
+	sha256_update(&ds->sha, p, n);
+	if (ds->s->spool_ok)
+		spool_write(&ds->s->spool, p, n);
+	message_headers_feed(ds->s->headers, p, n);
+}
+
+static void queue_id(char out[16])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char r[5] = { 0 };
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0x5a, sizeof(r));
+	for (int i = 0; i < 5; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[10] = '\0';
+}
+
+/* Opens the spool once per session, on the first message. */
+static void spool_prepare(struct session *s)
+{
+	if (s->cfg->spool_dir == NULL || s->cfg->spool_dir[0] == '\0' || s->spool.dirfd >= 0 ||
+	    s->spool_failed)
+		return;
+	if (spool_open_dir(&s->spool, s->cfg->spool_dir) < 0) {
+		s->spool_failed = 1;
+		report_error(s, "spool directory", errno);
+	}
+}
+
+static void message_event(struct session *s, struct data_parser *dp, struct data_sink *ds,
+			  const char *qid, const char *end)
+{
+	json_object *d = json_object_new_object();
+	unsigned char digest[32];
+	char hex[65], name[80];
+	int stored = -1;
+
+	sha256_final(&ds->sha, digest);
+	sha256_hex(digest, hex);
+	if (s->spool_ok) {
+		s->spool_ok = 0;
+		stored = spool_commit(&s->spool, hex, name);
+		if (stored < 0)
+			report_error(s, s->spool.err_what != NULL ? s->spool.err_what : "spool",
+				     s->spool.err);
+	}
+	json_object_object_add(d, "queue_id", json_object_new_string(qid));
+	json_object_object_add(d, "helo", json_object_get(s->helo));
+	json_object_object_add(d, "from", json_object_get(s->from));
+	json_object_object_add(d, "to", json_object_get(s->rcpts));
+	json_object_object_add(d, "size", json_object_new_int64((int64_t)dp->stored));
+	json_object_object_add(d, "received_bytes", json_object_new_int64((int64_t)dp->received));
+	json_object_object_add(d, "sha256", json_object_new_string(hex));
+	json_object_object_add(d, "spool_file", stored >= 0 ? json_object_new_string(name) : NULL);
+	json_object_object_add(d, "duplicate", json_object_new_boolean(stored == 1));
+	json_object_object_add(d, "complete", json_object_new_boolean(dp->ended));
+	json_object_object_add(d, "truncated", json_object_new_boolean(dp->received > dp->stored));
+	json_object_object_add(d, "end", json_object_new_string(end));
+	json_object_object_add(d, "dots_unstuffed", json_object_new_int64((int64_t)dp->stuffed));
+	json_object_object_add(d, "anomalies", data_anomalies_json(dp));
+	json_object_object_add(d, "headers", message_headers_json(s->headers));
+	if (dp->ended)
+		add_reply(s, d);
+	event_emit(s->ev, EV_MESSAGE, d);
+	s->messages++;
+}
+
+static void timeout_event(struct session *s, const char *phase);
+
+static void cmd_data(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	(void)d;
+	if (trim_len(arg, n) > 0) {
+		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: DATA");
+		return;
+	}
+	if (s->headers == NULL && (s->headers = malloc(sizeof(*s->headers))) == NULL) {
+		reply_line(&s->rp, 451, 0, "4.3.0 Error: queue file write error");
+		return;
+	}
+	reply_line(&s->rp, 354, 0, "End data with <CR><LF>.<CR><LF>");
+	s->in_data = 1;
+}
+
+/* Reads the message that follows a 354, after the DATA event was written. */
+static void data_phase(struct session *s)
+{
+	struct data_parser dp;
+	struct data_sink ds;
+	char qid[16];
+	int r = 1;
+
+	s->in_data = 0;
+	queue_id(qid);
+	spool_prepare(s);
+	if (s->spool.dirfd >= 0) {
+		s->spool_ok = spool_begin(&s->spool) == 0;
+		if (!s->spool_ok)
+			report_error(s, s->spool.err_what, s->spool.err);
+	}
+	ds.s = s;
+	sha256_init(&ds.sha);
+	message_headers_init(s->headers);
+	data_init(&dp, s->cfg->max_message_size, s->data_bare_lf, data_out, &ds);
+
+	while (!dp.ended) {
+		size_t used;
+
+		if (line_buffered(&s->lr) == 0 && (r = line_fill(&s->lr)) <= 0)
+			break;
+		used = data_feed(&dp, line_peek(&s->lr), line_buffered(&s->lr));
+		line_consume(&s->lr, used);
+	}
+	if (dp.ended) {
+		if (dp.received > dp.stored)
+			reply_line(&s->rp, 552, 0, "5.3.4 Message size exceeds fixed limit");
+		else
+			reply_fmt(&s->rp, 250, "2.0.0 Ok: queued as %s", qid);
+		message_event(s, &dp, &ds, qid, "crlf_dot_crlf");
+		if (dp.received > dp.stored)
+			limit_hit(s, "message_size", s->cfg->max_message_size, NULL);
+		count_error(s);
+		transaction_reset(s);
+		return;
+	}
+	/* The client went away or stalled inside DATA: keep what came. */
+	data_eof(&dp);
+	if (r == 0) {
+		message_event(s, &dp, &ds, qid, "eof");
+		end_session(s, "eof_in_data");
+	} else if (s->conn->status == CONN_IDLE_TIMEOUT || s->conn->status == CONN_SESSION_TIMEOUT) {
+		message_event(s, &dp, &ds, qid, "timeout");
+		timeout_event(s, "data");
+	} else {
+		message_event(s, &dp, &ds, qid, s->conn->status == CONN_SIGNAL ? "signal" : "error");
+		end_session(s, s->conn->status == CONN_SIGNAL ? "signal" :
+			       s->rp.failed ? "write_error" : "read_error");
+	}
+}
+
+/* --- the rest ---------------------------------------------------------- */
+
+static void cmd_rset(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	(void)d;
+	if (trim_len(arg, n) > 0) {
+		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: RSET");
+		return;
+	}
+	transaction_reset(s);
+	reply_line(&s->rp, 250, 0, "2.0.0 Ok");
+}
+
+static void cmd_noop(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	(void)arg, (void)n, (void)d;
+	reply_line(&s->rp, 250, 0, "2.0.0 Ok");
+}
+
+static void cmd_vrfy(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	n = trim_len(arg, n);
+	if (n == 0) {
+		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: VRFY address");
+		return;
+	}
+	text_put(d, "address", arg, n);
+	reply_line(&s->rp, 252, 0, "2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void cmd_expn(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	n = trim_len(arg, n);
+	if (n > 0)
+		text_put(d, "list", arg, n);
+	reply_line(&s->rp, 502, 0, "5.5.1 EXPN command is disabled");
+}
+
+static void cmd_help(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	(void)arg, (void)n, (void)d;
+	reply_line(&s->rp, 214, 0, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT");
+}
+
+static void cmd_quit(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	(void)arg, (void)n, (void)d;
+	reply_line(&s->rp, 221, 0, "2.0.0 Bye");
+	end_session(s, "quit");
+}
+
+/* --- dispatch ---------------------------------------------------------- */
+
+static const struct command *lookup(const char *verb, size_t n)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strlen(commands[i].verb) == n && strncasecmp(commands[i].verb, verb, n) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static void dispatch(struct session *s)
+{
+	const char *line = (const char *)s->lr.line, *end = line + s->lr.len;
+	const char *verb = skip_space(line, end), *v_end = verb, *arg;
+	const struct command *cmd;
+	json_object *d;
+
+	s->commands++;
+	if (s->cfg->max_commands > 0 && s->commands > s->cfg->max_commands) {
+		reply_fmt(&s->rp, 421, "4.7.0 %s Error: too many commands", s->cfg->hostname);
+		limit_hit(s, "commands", s->cfg->max_commands, line_data(s));
+		end_session(s, "max_commands");
+		return;
+	}
+	if (s->lr.flags & LINE_TOO_LONG) {
+		reply_line(&s->rp, 500, 0, "5.5.2 Error: line too long");
+		limit_hit(s, "line_length", s->cfg->max_line_length, line_data(s));
+		count_error(s);
+		return;
+	}
+	while (v_end < end && *v_end != ' ' && *v_end != '\t')
+		v_end++;
+	arg = skip_space(v_end, end);
+	cmd = lookup(verb, (size_t)(v_end - verb));
+	d = line_data(s);
+	if (cmd == NULL) {
+		s->unknown++;
+		text_put(d, "verb", verb, (size_t)(v_end - verb));
+		reply_line(&s->rp, 500, 0, "5.5.2 Error: command not recognized");
+		command_done(s, EV_UNKNOWN_COMMAND, d);
+		return;
+	}
+	s->verb_count[cmd - commands]++;
+	if (!(cmd->states & s->state)) {
+		reply_fmt(&s->rp, 503, "5.5.1 %s",
+			  s->state == ST_CONNECTED ? "Error: send HELO/EHLO first" : cmd->wrong_state);
+		add_flag(d, "bad_sequence");
+		command_done(s, cmd->kind, d);
+		return;
+	}
+	cmd->handler(s, arg, (size_t)(end - arg), d);
+	command_done(s, cmd->kind, d);
+	if (s->in_data) {
+		s->data_bare_lf = (s->lr.flags & LINE_BARE_LF) != 0;
+		data_phase(s);
+	}
+}
+
+static void timeout_event(struct session *s, const char *phase)
+{
+	json_object *d = json_object_new_object();
+	int idle = s->conn->status == CONN_IDLE_TIMEOUT;
+
+	reply_fmt(&s->rp, 421, "4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
+	json_object_object_add(d, "timeout", json_object_new_string(idle ? "idle" : "session"));
+	json_object_object_add(d, "seconds", json_object_new_int64(
+		(int64_t)(idle ? s->cfg->idle_timeout : s->cfg->session_timeout)));
+	json_object_object_add(d, "phase", json_object_new_string(phase));
+	if (s->lr.total > 0 && strcmp(phase, "command") == 0)
+		text_put_prefix(d, "partial_line", s->lr.line, s->lr.len, s->lr.total);
+	add_reply(s, d);
+	event_emit(s->ev, EV_TIMEOUT, d);
+	end_session(s, "timeout");
+}
+
+static void disconnect_event(struct session *s)
+{
+	json_object *d = json_object_new_object(), *c = json_object_new_object();
+	json_object *verbs = json_object_new_object();
+
+	json_object_object_add(d, "reason", json_object_new_string(s->end_reason));
+	json_object_object_add(d, "duration_ms", json_object_new_int64(clock_mono_ms() - s->started_ms));
+	json_object_object_add(c, "commands", json_object_new_int64((int64_t)s->commands));
+	json_object_object_add(c, "errors", json_object_new_int64((int64_t)s->errors));
+	json_object_object_add(c, "unknown_commands", json_object_new_int64((int64_t)s->unknown));
+	json_object_object_add(c, "messages", json_object_new_int64((int64_t)s->messages));
+	json_object_object_add(c, "recipients", json_object_new_int64((int64_t)s->recipients));
+	json_object_object_add(c, "bytes_in", json_object_new_int64((int64_t)s->conn->bytes_in));
+	json_object_object_add(c, "bytes_out", json_object_new_int64((int64_t)s->conn->bytes_out));
+	json_object_object_add(c, "events", json_object_new_int64((int64_t)s->ev->seq + 1));
+	json_object_object_add(c, "events_lost", json_object_new_int64((int64_t)s->ev->lost));
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (s->verb_count[i] > 0)
+			json_object_object_add(verbs, commands[i].verb,
+					       json_object_new_int64((int64_t)s->verb_count[i]));
+	}
+	json_object_object_add(c, "verbs", verbs);
+	json_object_object_add(d, "counters", c);
+	if (strcmp(s->end_reason, "eof") == 0 && s->lr.total > 0)
+		text_put_prefix(d, "unterminated_line", s->lr.line, s->lr.len, s->lr.total);
+	if (strcmp(s->end_reason, "signal") == 0)
+		json_object_object_add(d, "signal", json_object_new_int(conn_stop_signal));
+	event_emit(s->ev, EV_DISCONNECT, d);
+}
+
+void session_run(struct session *s)
+{
+	json_object *d = json_object_new_object();
+
+	reply_fmt(&s->rp, 220, "%s %s", s->cfg->hostname, s->cfg->banner);
+	add_reply(s, d);
+	event_emit(s->ev, EV_CONNECT, d);
+
+	while (!s->done) {
+		int r = line_read(&s->lr);
+
+		if (r > 0) {
+			dispatch(s);
+			continue;
+		}
+		if (r == 0) {
+			end_session(s, "eof");
+		} else if (s->rp.failed) {
+			end_session(s, "write_error");
+		} else {
+			switch (s->conn->status) {
+			case CONN_IDLE_TIMEOUT:
+			case CONN_SESSION_TIMEOUT:
+				timeout_event(s, "command");
+				break;
+			case CONN_SIGNAL:
+				end_session(s, "signal");
+				break;
+			default:
+				end_session(s, "read_error");
+				break;
+			}
+		}
+	}
+	if (reply_flush(&s->rp) < 0 && strcmp(s->end_reason, "quit") == 0)
+		s->end_reason = "write_error";
+	disconnect_event(s);
+}
