@@ -70,7 +70,7 @@ check: deps-test
 	$(MAKE) check-unit check-e2e check-sanitize
 
 check-unit: tests/check_smtpot
-	SHARED=$(SHARED) tests/check_smtpot
+	tests/check_smtpot
 
 check-e2e: smtpot
 	python3 tests/e2e.py
@@ -80,7 +80,7 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poi
 check-sanitize: | build-san
 	$(MAKE) OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" BUILD=build-san \
 		tests/check_smtpot-san smtpot-san
-	SHARED=$(SHARED) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/check_smtpot-san
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/check_smtpot-san
 
 SAN_OBJS = $(SRCS:src/%.c=build-san/%.o)
 SAN_LIB_OBJS = $(LIB_SRCS:src/%.c=build-san/%.o)
