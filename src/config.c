@@ -26,28 +26,47 @@ struct setting {
 	size_t offset;
 	uint64_t min, max;
 	const char *help;
+	int (*valid)(const char *v); /* for strings: 1 when v is acceptable */
 };
 
 #define OFF(field) offsetof(struct config, field)
 
+static int valid_banner(const char *v);
+static int valid_hostname(const char *v);
+static int valid_nonempty(const char *v);
+static int valid_any(const char *v);
+static int valid_auth(const char *v);
+static int valid_auth_without_tls(const char *v);
+static int valid_tls(const char *v);
+
 /* Sorted by name; the option table and the config file keys are this. */
 static const struct setting settings[] = {
-	{ "banner", T_STRING, OFF(banner), 0, 0, "text after the host name in the 220 greeting" },
-	{ "hostname", T_STRING, OFF(hostname), 0, 0, "host name shown to clients" },
-	{ "idle-timeout", T_SECONDS, OFF(idle_timeout), 1, MAX_TIMEOUT, "seconds one read may wait" },
-	{ "journal", T_BOOL, OFF(journal), 0, 1, "write events to the systemd journal" },
-	{ "log-file", T_STRING, OFF(log_file), 0, 0, "append events as JSON lines to this file" },
-	{ "max-commands", T_COUNT, OFF(max_commands), 1, 1000000, "commands per session" },
-	{ "max-errors", T_COUNT, OFF(max_errors), 1, 1000000, "error replies per session" },
+	{ "auth", T_STRING, OFF(auth), 0, 0, "fail, accept or accept-after=N (AUTH answers)", valid_auth },
+	{ "auth-without-tls", T_STRING, OFF(auth_without_tls), 0, 0,
+	  "auto, yes or no (offer AUTH before STARTTLS)", valid_auth_without_tls },
+	{ "banner", T_STRING, OFF(banner), 0, 0, "text after the host name in the 220 greeting", valid_banner },
+	{ "hostname", T_STRING, OFF(hostname), 0, 0, "host name shown to clients", valid_hostname },
+	{ "idle-timeout", T_SECONDS, OFF(idle_timeout), 1, MAX_TIMEOUT, "seconds one read may wait", NULL },
+	{ "journal", T_BOOL, OFF(journal), 0, 1, "write events to the systemd journal", NULL },
+	{ "log-file", T_STRING, OFF(log_file), 0, 0, "append events as JSON lines to this file",
+	  valid_nonempty },
+	{ "max-auth-tries", T_COUNT, OFF(max_auth_tries), 1, 1000000, "AUTH attempts per session", NULL },
+	{ "max-commands", T_COUNT, OFF(max_commands), 1, 1000000, "commands per session", NULL },
+	{ "max-errors", T_COUNT, OFF(max_errors), 1, 1000000, "error replies per session", NULL },
 	{ "max-line-length", T_SIZE, OFF(max_line_length), MIN_LINE_LENGTH, MAX_LINE_LENGTH,
-	  "bytes in a command line" },
+	  "bytes in a command line", NULL },
 	{ "max-message-size", T_SIZE, OFF(max_message_size), 1, MAX_MESSAGE_SIZE,
-	  "bytes of a message that are kept" },
-	{ "max-recipients", T_COUNT, OFF(max_recipients), 1, 1000000, "recipients per message" },
-	{ "sensor", T_STRING, OFF(sensor), 0, 0, "sensor name in events" },
+	  "bytes of a message that are kept", NULL },
+	{ "max-recipients", T_COUNT, OFF(max_recipients), 1, 1000000, "recipients per message", NULL },
+	{ "sensor", T_STRING, OFF(sensor), 0, 0, "sensor name in events", valid_nonempty },
 	{ "session-timeout", T_SECONDS, OFF(session_timeout), 1, MAX_TIMEOUT,
-	  "seconds a whole session may last" },
-	{ "spool-dir", T_STRING, OFF(spool_dir), 0, 0, "directory for raw messages (empty: none)" },
+	  "seconds a whole session may last", NULL },
+	{ "spool-dir", T_STRING, OFF(spool_dir), 0, 0, "directory for raw messages (empty: none)",
+	  valid_any },
+	{ "tls", T_STRING, OFF(tls), 0, 0, "starttls, implicit or no", valid_tls },
+	{ "tls-cert", T_STRING, OFF(tls_cert), 0, 0, "certificate chain (PEM) for TLS", valid_nonempty },
+	{ "tls-key", T_STRING, OFF(tls_key), 0, 0, "private key (PEM) for TLS", valid_nonempty },
+	{ "tls-module", T_STRING, OFF(tls_module), 0, 0, "the TLS module to load", valid_nonempty },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -81,6 +100,11 @@ void config_defaults(struct config *c)
 	c->max_errors = DEFAULT_MAX_ERRORS;
 	c->idle_timeout = DEFAULT_IDLE_TIMEOUT;
 	c->session_timeout = DEFAULT_SESSION_TIMEOUT;
+	c->auth = dup_or_die("fail");
+	c->auth_without_tls = dup_or_die("auto");
+	c->max_auth_tries = DEFAULT_MAX_AUTH_TRIES;
+	c->tls = dup_or_die("starttls");
+	c->tls_module = dup_or_die(DEFAULT_TLS_MODULE);
 }
 
 void config_free(struct config *c)
@@ -90,6 +114,12 @@ void config_free(struct config *c)
 	free(c->sensor);
 	free(c->spool_dir);
 	free(c->log_file);
+	free(c->auth);
+	free(c->auth_without_tls);
+	free(c->tls);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_module);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -142,6 +172,70 @@ static int reply_safe(const char *v, int allow_space)
 	return 1;
 }
 
+static int valid_banner(const char *v)
+{
+	return reply_safe(v, 1) && strlen(v) <= 200;
+}
+
+static int valid_hostname(const char *v)
+{
+	return reply_safe(v, 0) && strlen(v) <= HOSTNAME_MAX;
+}
+
+static int valid_nonempty(const char *v)
+{
+	return *v != '\0';
+}
+
+static int valid_any(const char *v)
+{
+	(void)v;
+	return 1;
+}
+
+static int one_of(const char *v, const char *const *list)
+{
+	for (; *list != NULL; list++) {
+		if (strcmp(v, *list) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int valid_auth(const char *v)
+{
+	static const char *const words[] = { "fail", "accept", NULL };
+	uint64_t n;
+
+	if (strncmp(v, "accept-after=", 13) == 0)
+		return parse_number(v + 13, T_COUNT, &n) == 0 && n >= 1 && n <= 1000000;
+	return one_of(v, words);
+}
+
+static int valid_auth_without_tls(const char *v)
+{
+	static const char *const words[] = { "auto", "yes", "no", NULL };
+
+	return one_of(v, words);
+}
+
+static int valid_tls(const char *v)
+{
+	static const char *const words[] = { "starttls", "implicit", "no", NULL };
+
+	return one_of(v, words);
+}
+
+enum auth_policy config_auth_policy(const struct config *c, uint64_t *after)
+{
+	*after = 0;
+	if (strcmp(c->auth, "accept") == 0)
+		return AUTH_ACCEPT;
+	if (strncmp(c->auth, "accept-after=", 13) == 0 && parse_number(c->auth + 13, T_COUNT, after) == 0)
+		return AUTH_ACCEPT_AFTER;
+	return AUTH_FAIL;
+}
+
 /* Applies one setting; a message naming `where` on failure. */
 static int apply(struct config *c, const struct setting *s, const char *v, const char *where)
 {
@@ -150,10 +244,7 @@ static int apply(struct config *c, const struct setting *s, const char *v, const
 
 	switch (s->type) {
 	case T_STRING:
-		if ((strcmp(s->name, "hostname") == 0 && (!reply_safe(v, 0) || strlen(v) > HOSTNAME_MAX)) ||
-		    (strcmp(s->name, "banner") == 0 && (!reply_safe(v, 1) || strlen(v) > 200)) ||
-		    (strcmp(s->name, "sensor") == 0 && *v == '\0') ||
-		    (strcmp(s->name, "log-file") == 0 && *v == '\0')) {
+		if (!s->valid(v)) {
 			fprintf(stderr, "smtpot: %s: bad value for %s: '%s'\n", where, s->name, v);
 			return -1;
 		}

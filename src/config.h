@@ -21,7 +21,17 @@ struct config {
 	uint64_t max_errors;
 	uint64_t idle_timeout;    /* seconds */
 	uint64_t session_timeout; /* seconds */
+	char *auth;               /* "fail", "accept" or "accept-after=N" */
+	char *auth_without_tls;   /* "auto", "yes" or "no" */
+	uint64_t max_auth_tries;
+	char *tls;                /* "starttls", "implicit" or "no" */
+	char *tls_cert, *tls_key; /* PEM files; TLS is offered when both are readable */
+	char *tls_module;         /* the TLS module, loaded when TLS starts */
 };
+
+/* AUTH policy, from cfg->auth. */
+enum auth_policy { AUTH_FAIL, AUTH_ACCEPT, AUTH_ACCEPT_AFTER };
+enum auth_policy config_auth_policy(const struct config *c, uint64_t *after);
 
 /* Outcome of config_parse beyond success. */
 enum config_result {

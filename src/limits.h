@@ -18,6 +18,10 @@
 #define DEFAULT_MAX_ERRORS 20
 #define DEFAULT_IDLE_TIMEOUT 300
 #define DEFAULT_SESSION_TIMEOUT 1800
+#define DEFAULT_MAX_AUTH_TRIES 10
+#ifndef DEFAULT_TLS_MODULE
+#define DEFAULT_TLS_MODULE "/usr/local/lib/smtpot/smtpot-tls.so"
+#endif
 
 /* Ranges accepted for the options. */
 #define MIN_LINE_LENGTH 512 /* RFC 5321 4.5.3.1.4 command line */
@@ -38,5 +42,7 @@
 #define BODY_LINE_MAX 998         /* RFC 5322 2.1.1 line limit, excluding CRLF */
 #define HOSTNAME_MAX 255
 #define CONFIG_LINE_MAX 4096
+#define AUTH_FIELD_MAX 1024       /* bytes of a decoded AUTH answer kept */
+#define CLIENT_HELLO_MAX 16384    /* bytes of a TLS ClientHello kept for fingerprints */
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 
 #include "address.h"
+#include "auth.h"
 #include "clock.h"
 #include "data.h"
 #include "message.h"
@@ -43,6 +44,7 @@ static void cmd_help(struct session *s, const char *arg, size_t n, json_object *
 static void cmd_quit(struct session *s, const char *arg, size_t n, json_object *d);
 
 static const struct command commands[] = {
+	{ "AUTH", EV_AUTH, ST_GREETED, "Error: MAIL transaction in progress", auth_command },
 	{ "DATA", EV_DATA, ST_RCPT, "Error: need RCPT command", cmd_data },
 	{ "EHLO", EV_EHLO, ST_ANY, NULL, cmd_ehlo },
 	{ "EXPN", EV_EXPN, ST_ANY, NULL, cmd_expn },
@@ -102,7 +104,7 @@ static void transaction_reset(struct session *s)
 }
 
 /* Emits an ERROR event about the honeypot's own fault. */
-static void report_error(struct session *s, const char *what, int err)
+void session_error(struct session *s, const char *what, int err)
 {
 	json_object *d = json_object_new_object();
 
@@ -112,13 +114,13 @@ static void report_error(struct session *s, const char *what, int err)
 	event_emit(s->ev, EV_ERROR, d);
 }
 
-static void add_reply(struct session *s, json_object *d)
+void session_add_reply(struct session *s, json_object *d)
 {
 	json_object_object_add(d, "reply", json_object_new_string_len(s->rp.last, (int)s->rp.last_len));
 	json_object_object_add(d, "code", json_object_new_int(s->rp.last_code));
 }
 
-static void add_flag(json_object *d, const char *flag)
+void session_flag(json_object *d, const char *flag)
 {
 	json_object *flags;
 
@@ -130,21 +132,21 @@ static void add_flag(json_object *d, const char *flag)
 }
 
 /* Event data for the current line: the raw line and its line-level flags. */
-static json_object *line_data(struct session *s)
+json_object *session_line_data(struct session *s)
 {
 	json_object *d = json_object_new_object();
 
 	text_put_prefix(d, "line", s->lr.line, s->lr.len, s->lr.total);
 	if (s->lr.flags & LINE_BARE_LF)
-		add_flag(d, "bare_lf");
+		session_flag(d, "bare_lf");
 	if (s->lr.flags & LINE_BARE_CR)
-		add_flag(d, "bare_cr");
+		session_flag(d, "bare_cr");
 	if (s->lr.flags & LINE_NUL)
-		add_flag(d, "nul");
+		session_flag(d, "nul");
 	return d;
 }
 
-static void end_session(struct session *s, const char *reason)
+void session_end(struct session *s, const char *reason)
 {
 	if (!s->done) {
 		s->done = 1;
@@ -152,13 +154,13 @@ static void end_session(struct session *s, const char *reason)
 	}
 }
 
-static void limit_hit(struct session *s, const char *limit, uint64_t value, json_object *d)
+void session_limit(struct session *s, const char *limit, uint64_t value, json_object *d)
 {
 	if (d == NULL)
 		d = json_object_new_object();
 	json_object_object_add(d, "limit", json_object_new_string(limit));
 	json_object_object_add(d, "value", json_object_new_int64((int64_t)value));
-	add_reply(s, d);
+	session_add_reply(s, d);
 	event_emit(s->ev, EV_LIMIT, d);
 }
 
@@ -170,15 +172,15 @@ static void count_error(struct session *s)
 	s->errors++;
 	if (s->cfg->max_errors > 0 && s->errors >= s->cfg->max_errors && !s->done) {
 		reply_fmt(&s->rp, 421, "4.7.0 %s Error: too many errors", s->cfg->hostname);
-		limit_hit(s, "errors", s->cfg->max_errors, NULL);
-		end_session(s, "max_errors");
+		session_limit(s, "errors", s->cfg->max_errors, NULL);
+		session_end(s, "max_errors");
 	}
 }
 
 /* Adds the reply to d, emits the command's event, counts an error reply. */
-static void command_done(struct session *s, enum event_kind kind, json_object *d)
+void session_command_done(struct session *s, enum event_kind kind, json_object *d)
 {
-	add_reply(s, d);
+	session_add_reply(s, d);
 	event_emit(s->ev, kind, d);
 	count_error(s);
 }
@@ -234,6 +236,8 @@ static void cmd_ehlo(struct session *s, const char *arg, size_t n, json_object *
 	reply_line(&s->rp, 250, 1, "PIPELINING");
 	reply_line(&s->rp, 250, 1, size);
 	reply_line(&s->rp, 250, 1, "VRFY");
+	if (auth_offered(s))
+		reply_line(&s->rp, 250, 1, "AUTH " AUTH_MECHANISMS);
 	reply_line(&s->rp, 250, 1, "ENHANCEDSTATUSCODES");
 	reply_line(&s->rp, 250, 1, "8BITMIME");
 	reply_line(&s->rp, 250, 0, "SMTPUTF8");
@@ -250,13 +254,13 @@ static void path_data(json_object *d, const char *key, const struct smtp_path *p
 	if (p->route != NULL)
 		text_put(d, "source_route", p->route, p->route_len);
 	if (p->flags & ADDR_NO_BRACKETS)
-		add_flag(d, "no_angle_brackets");
+		session_flag(d, "no_angle_brackets");
 	if (p->flags & ADDR_SPACE_BEFORE)
-		add_flag(d, "space_before_path");
+		session_flag(d, "space_before_path");
 	if (p->flags & ADDR_SOURCE_ROUTE)
-		add_flag(d, "source_route");
+		session_flag(d, "source_route");
 	if (p->flags & ADDR_QUOTED)
-		add_flag(d, "quoted_local_part");
+		session_flag(d, "quoted_local_part");
 	if (p->nparams == 0)
 		return;
 	params = json_object_new_array();
@@ -310,6 +314,8 @@ static int mail_params(struct session *s, const struct smtp_path *p, json_object
 				reply_line(&s->rp, 501, 0, "5.5.4 Bad BODY keyword");
 				return -1;
 			}
+		} else if (param_is(q, "AUTH") && auth_offered(s) && q->value != NULL) {
+			continue; /* RFC 4954 5: the submitter's identity, logged with the rest */
 		} else if (param_is(q, "SMTPUTF8")) {
 			if (q->value != NULL) {
 				reply_line(&s->rp, 501, 0, "5.5.4 Bad SMTPUTF8 parameter");
@@ -375,7 +381,7 @@ static void cmd_rcpt(struct session *s, const char *arg, size_t n, json_object *
 	}
 	if (s->nrcpt >= s->cfg->max_recipients) {
 		reply_line(&s->rp, 452, 0, "4.5.3 Error: too many recipients");
-		limit_hit(s, "recipients", s->cfg->max_recipients, NULL);
+		session_limit(s, "recipients", s->cfg->max_recipients, NULL);
 		return;
 	}
 	json_object_array_add(s->rcpts, text_new(path.addr, path.addr_len));
@@ -424,7 +430,25 @@ static void spool_prepare(struct session *s)
 		return;
 	if (spool_open_dir(&s->spool, s->cfg->spool_dir) < 0) {
 		s->spool_failed = 1;
-		report_error(s, "spool directory", errno);
+		session_error(s, "spool directory", errno);
+	}
+}
+
+/* How a message ended when it did not end with <CRLF>.<CRLF>. */
+static const char *end_form(const struct session *s, int r)
+{
+	if (r == 0)
+		return "eof";
+	if (s->rp.failed)
+		return "write_error";
+	switch (s->conn->status) {
+	case CONN_IDLE_TIMEOUT:
+	case CONN_SESSION_TIMEOUT:
+		return "timeout";
+	case CONN_SIGNAL:
+		return "signal";
+	default:
+		return "read_error";
 	}
 }
 
@@ -442,7 +466,7 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 		s->spool_ok = 0;
 		stored = spool_commit(&s->spool, hex, name);
 		if (stored < 0)
-			report_error(s, s->spool.err_what != NULL ? s->spool.err_what : "spool",
+			session_error(s, s->spool.err_what != NULL ? s->spool.err_what : "spool",
 				     s->spool.err);
 	}
 	json_object_object_add(d, "queue_id", json_object_new_string(qid));
@@ -461,12 +485,10 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 	json_object_object_add(d, "anomalies", data_anomalies_json(dp));
 	json_object_object_add(d, "headers", message_headers_json(s->headers));
 	if (dp->ended)
-		add_reply(s, d);
+		session_add_reply(s, d);
 	event_emit(s->ev, EV_MESSAGE, d);
 	s->messages++;
 }
-
-static void timeout_event(struct session *s, const char *phase);
 
 static void cmd_data(struct session *s, const char *arg, size_t n, json_object *d)
 {
@@ -497,7 +519,7 @@ static void data_phase(struct session *s)
 	if (s->spool.dirfd >= 0) {
 		s->spool_ok = spool_begin(&s->spool) == 0;
 		if (!s->spool_ok)
-			report_error(s, s->spool.err_what, s->spool.err);
+			session_error(s, s->spool.err_what, s->spool.err);
 	}
 	ds.s = s;
 	sha256_init(&ds.sha);
@@ -519,24 +541,15 @@ static void data_phase(struct session *s)
 			reply_fmt(&s->rp, 250, "2.0.0 Ok: queued as %s", qid);
 		message_event(s, &dp, &ds, qid, "crlf_dot_crlf");
 		if (dp.received > dp.stored)
-			limit_hit(s, "message_size", s->cfg->max_message_size, NULL);
+			session_limit(s, "message_size", s->cfg->max_message_size, NULL);
 		count_error(s);
 		transaction_reset(s);
 		return;
 	}
 	/* The client went away or stalled inside DATA: keep what came. */
 	data_eof(&dp);
-	if (r == 0) {
-		message_event(s, &dp, &ds, qid, "eof");
-		end_session(s, "eof_in_data");
-	} else if (s->conn->status == CONN_IDLE_TIMEOUT || s->conn->status == CONN_SESSION_TIMEOUT) {
-		message_event(s, &dp, &ds, qid, "timeout");
-		timeout_event(s, "data");
-	} else {
-		message_event(s, &dp, &ds, qid, s->conn->status == CONN_SIGNAL ? "signal" : "error");
-		end_session(s, s->conn->status == CONN_SIGNAL ? "signal" :
-			       s->rp.failed ? "write_error" : "read_error");
-	}
+	message_event(s, &dp, &ds, qid, end_form(s, r));
+	session_read_failed(s, r, "data");
 }
 
 /* --- the rest ---------------------------------------------------------- */
@@ -580,14 +593,14 @@ static void cmd_expn(struct session *s, const char *arg, size_t n, json_object *
 static void cmd_help(struct session *s, const char *arg, size_t n, json_object *d)
 {
 	(void)arg, (void)n, (void)d;
-	reply_line(&s->rp, 214, 0, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT");
+	reply_line(&s->rp, 214, 0, "2.0.0 Commands: HELO EHLO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT");
 }
 
 static void cmd_quit(struct session *s, const char *arg, size_t n, json_object *d)
 {
 	(void)arg, (void)n, (void)d;
 	reply_line(&s->rp, 221, 0, "2.0.0 Bye");
-	end_session(s, "quit");
+	session_end(s, "quit");
 }
 
 /* --- dispatch ---------------------------------------------------------- */
@@ -611,13 +624,13 @@ static void dispatch(struct session *s)
 	s->commands++;
 	if (s->cfg->max_commands > 0 && s->commands > s->cfg->max_commands) {
 		reply_fmt(&s->rp, 421, "4.7.0 %s Error: too many commands", s->cfg->hostname);
-		limit_hit(s, "commands", s->cfg->max_commands, line_data(s));
-		end_session(s, "max_commands");
+		session_limit(s, "commands", s->cfg->max_commands, session_line_data(s));
+		session_end(s, "max_commands");
 		return;
 	}
 	if (s->lr.flags & LINE_TOO_LONG) {
 		reply_line(&s->rp, 500, 0, "5.5.2 Error: line too long");
-		limit_hit(s, "line_length", s->cfg->max_line_length, line_data(s));
+		session_limit(s, "line_length", s->cfg->max_line_length, session_line_data(s));
 		count_error(s);
 		return;
 	}
@@ -625,31 +638,31 @@ static void dispatch(struct session *s)
 		v_end++;
 	arg = skip_space(v_end, end);
 	cmd = lookup(verb, (size_t)(v_end - verb));
-	d = line_data(s);
+	d = session_line_data(s);
 	if (cmd == NULL) {
 		s->unknown++;
 		text_put(d, "verb", verb, (size_t)(v_end - verb));
 		reply_line(&s->rp, 500, 0, "5.5.2 Error: command not recognized");
-		command_done(s, EV_UNKNOWN_COMMAND, d);
+		session_command_done(s, EV_UNKNOWN_COMMAND, d);
 		return;
 	}
 	s->verb_count[cmd - commands]++;
 	if (!(cmd->states & s->state)) {
 		reply_fmt(&s->rp, 503, "5.5.1 %s",
 			  s->state == ST_CONNECTED ? "Error: send HELO/EHLO first" : cmd->wrong_state);
-		add_flag(d, "bad_sequence");
-		command_done(s, cmd->kind, d);
+		session_flag(d, "bad_sequence");
+		session_command_done(s, cmd->kind, d);
 		return;
 	}
 	cmd->handler(s, arg, (size_t)(end - arg), d);
-	command_done(s, cmd->kind, d);
+	session_command_done(s, cmd->kind, d);
 	if (s->in_data) {
 		s->data_bare_lf = (s->lr.flags & LINE_BARE_LF) != 0;
 		data_phase(s);
 	}
 }
 
-static void timeout_event(struct session *s, const char *phase)
+void session_timeout(struct session *s, const char *phase)
 {
 	json_object *d = json_object_new_object();
 	int idle = s->conn->status == CONN_IDLE_TIMEOUT;
@@ -661,9 +674,9 @@ static void timeout_event(struct session *s, const char *phase)
 	json_object_object_add(d, "phase", json_object_new_string(phase));
 	if (s->lr.total > 0 && strcmp(phase, "command") == 0)
 		text_put_prefix(d, "partial_line", s->lr.line, s->lr.len, s->lr.total);
-	add_reply(s, d);
+	session_add_reply(s, d);
 	event_emit(s->ev, EV_TIMEOUT, d);
-	end_session(s, "timeout");
+	session_end(s, "timeout");
 }
 
 static void disconnect_event(struct session *s)
@@ -696,12 +709,36 @@ static void disconnect_event(struct session *s)
 	event_emit(s->ev, EV_DISCONNECT, d);
 }
 
+void session_read_failed(struct session *s, int r, const char *phase)
+{
+	if (r == 0) {
+		session_end(s, strcmp(phase, "data") == 0 ? "eof_in_data" : "eof");
+		return;
+	}
+	if (s->rp.failed) {
+		session_end(s, "write_error");
+		return;
+	}
+	switch (s->conn->status) {
+	case CONN_IDLE_TIMEOUT:
+	case CONN_SESSION_TIMEOUT:
+		session_timeout(s, phase);
+		break;
+	case CONN_SIGNAL:
+		session_end(s, "signal");
+		break;
+	default:
+		session_end(s, "read_error");
+		break;
+	}
+}
+
 void session_run(struct session *s)
 {
 	json_object *d = json_object_new_object();
 
 	reply_fmt(&s->rp, 220, "%s %s", s->cfg->hostname, s->cfg->banner);
-	add_reply(s, d);
+	session_add_reply(s, d);
 	event_emit(s->ev, EV_CONNECT, d);
 
 	while (!s->done) {
@@ -711,24 +748,7 @@ void session_run(struct session *s)
 			dispatch(s);
 			continue;
 		}
-		if (r == 0) {
-			end_session(s, "eof");
-		} else if (s->rp.failed) {
-			end_session(s, "write_error");
-		} else {
-			switch (s->conn->status) {
-			case CONN_IDLE_TIMEOUT:
-			case CONN_SESSION_TIMEOUT:
-				timeout_event(s, "command");
-				break;
-			case CONN_SIGNAL:
-				end_session(s, "signal");
-				break;
-			default:
-				end_session(s, "read_error");
-				break;
-			}
-		}
+		session_read_failed(s, r, "command");
 	}
 	if (reply_flush(&s->rp) < 0 && strcmp(s->end_reason, "quit") == 0)
 		s->end_reason = "write_error";

@@ -25,7 +25,7 @@ enum {
 	ST_ANY = ST_CONNECTED | ST_GREETED | ST_MAIL | ST_RCPT,
 };
 
-#define SESSION_VERBS 12
+#define SESSION_VERBS 16
 
 struct message_headers;
 
@@ -43,6 +43,9 @@ struct session {
 	struct message_headers *headers; /* allocated at the first DATA */
 	unsigned state;
 	int ehlo;
+	int tls_active;    /* the connection is TLS now */
+	int authenticated; /* AUTH succeeded */
+	uint64_t auth_tries, auth_failures;
 	int done;
 	const char *end_reason;
 	int64_t started_ms;
@@ -51,6 +54,22 @@ struct session {
 	uint64_t commands, errors, messages, recipients, unknown;
 	uint64_t verb_count[SESSION_VERBS];
 };
+
+/*
+ * For the command handlers outside session.c (auth.c, tls): the pieces
+ * every command event is made of.
+ */
+json_object *session_line_data(struct session *s); /* "line" and line flags */
+void session_flag(json_object *d, const char *flag);
+void session_add_reply(struct session *s, json_object *d);
+/* Adds the reply, emits the event, counts an error reply. */
+void session_command_done(struct session *s, enum event_kind kind, json_object *d);
+void session_limit(struct session *s, const char *limit, uint64_t value, json_object *d);
+void session_timeout(struct session *s, const char *phase);
+void session_end(struct session *s, const char *reason);
+void session_error(struct session *s, const char *what, int err);
+/* After line_read/line_fill returned r <= 0 inside a handler: ends the session properly. */
+void session_read_failed(struct session *s, int r, const char *phase);
 
 /* Sets up a session over conn; 0 or -1 (out of memory). */
 int session_init(struct session *s, const struct config *cfg, struct conn *c,

@@ -52,13 +52,14 @@ START_TEST(exact_replies)
 	snprintf(want, sizeof(want),
 		 "220 mx.example.com ESMTP Postfix (Debian/GNU)\r\n"
 		 "250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
+		 "250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
 		 "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
 		 "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
 		 "250 2.0.0 Ok: queued as %.10s\r\n"
 		 "250 2.0.0 Ok\r\n"
 		 "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n"
 		 "502 5.5.1 EXPN command is disabled\r\n"
-		 "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT\r\n"
+		 "214 2.0.0 Commands: HELO EHLO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT\r\n"
 		 "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n",
 		 q + 10);
 	ck_assert_str_eq(r.replies, want);

@@ -152,6 +152,12 @@ void test_config(struct config *c)
 
 void test_session(const struct config *cfg, const struct chunk *chunks, size_t n, struct run *r)
 {
+	test_session_port(cfg, chunks, n, r, 25);
+}
+
+void test_session_port(const struct config *cfg, const struct chunk *chunks, size_t n, struct run *r,
+		       long dest_port)
+{
 	struct script sc = { .chunks = chunks, .n = n, .remaining = -1, .r = r };
 	struct sink mem = { .name = "memory", .write = mem_write, .ctx = r };
 	struct event_ctx ev;
@@ -168,7 +174,7 @@ void test_session(const struct config *cfg, const struct chunk *chunks, size_t n
 	snprintf(ev.source_ip, sizeof(ev.source_ip), "192.0.2.50");
 	snprintf(ev.dest_ip, sizeof(ev.dest_ip), "192.0.2.1");
 	ev.source_port = 50312;
-	ev.dest_port = 25;
+	ev.dest_port = dest_port;
 	ev.sensor = cfg->sensor;
 	event_add_sink(&ev, &mem);
 	conn_init_fd(&c, -1, -1);

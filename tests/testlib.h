@@ -37,6 +37,9 @@ struct run {
 void test_config(struct config *c);
 /* Runs one session over the chunks; the client closes after the last. */
 void test_session(const struct config *c, const struct chunk *chunks, size_t n, struct run *r);
+/* Same, as if the client had connected to dest_port. */
+void test_session_port(const struct config *c, const struct chunk *chunks, size_t n, struct run *r,
+		       long dest_port);
 void test_run_free(struct run *r);
 
 /* The reply codes in order, e.g. "220 250 221" (continuation lines skipped). */
@@ -67,5 +70,6 @@ Suite *suite_config(void);
 Suite *suite_session(void);
 Suite *suite_cases(void);
 Suite *suite_spool(void);
+Suite *suite_auth(void);
 
 #endif
