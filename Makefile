@@ -31,13 +31,20 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # Debian packages each target needs; installed when missing (as root), else the
 # exact command is printed.
-BUILD_PKGS = gcc make pkg-config libjson-c-dev libsystemd-dev
-RUN_PKGS = $(BUILD_PKGS) systemd swaks
-TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind
+BUILD_PKGS = gcc make pkg-config libjson-c-dev libsystemd-dev libssl-dev
+RUN_PKGS = $(BUILD_PKGS) systemd swaks openssl
+TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl \
+	libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 
 .PHONY: all run check check-unit check-e2e check-sanitize deps-build deps-run deps-test clean
 
-all: smtpot
+all: smtpot smtpot-tls.so
+
+# OpenSSL is linked only into the TLS module, loaded when a session starts TLS.
+SSL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libssl 2>/dev/null)
+SSL_LIBS = $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null)
+smtpot-tls.so: src/tls/module.c src/tls.h src/conn.h
+	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) -fPIC -shared -Wl,-z,relro,-z,now -o $@ src/tls/module.c $(SSL_LIBS)
 
 smtpot: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
@@ -53,20 +60,23 @@ deps-build deps-run deps-test: deps-%:
 
 RUN_PORT ?= 2525
 run: deps-run
-	$(MAKE) smtpot
-	@mkdir -p run/spool
+	$(MAKE) smtpot smtpot-tls.so
+	@mkdir -p run/spool run/tls
+	@test -s run/tls/cert.pem || openssl req -x509 -newkey rsa:2048 -nodes -days 825 \
+		-subj /CN=mx.example.com -addext subjectAltName=DNS:mx.example.com \
+		-keyout run/tls/key.pem -out run/tls/cert.pem 2>/dev/null
 	@echo "smtpot: listening on 127.0.0.1:$(RUN_PORT); events in ./run/events.jsonl, messages in ./run/spool/"
 	@echo "smtpot: try: swaks --server 127.0.0.1:$(RUN_PORT) --to victim@example.com"
 	@echo "smtpot:  or: tail -f run/events.jsonl | jq .   (Ctrl-C here stops smtpot)"
 	exec systemd-socket-activate --inetd -a -l 127.0.0.1:$(RUN_PORT) \
 		$(CURDIR)/smtpot --log-file=$(CURDIR)/run/events.jsonl --spool-dir=$(CURDIR)/run/spool \
-		--hostname=mx.example.com
+		--hostname=mx.example.com --tls-cert=$(CURDIR)/run/tls/cert.pem --tls-key=$(CURDIR)/run/tls/key.pem
 
 tests/check_smtpot: $(TEST_SRCS) $(LIB_OBJS) tests/testlib.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $(TEST_SRCS) $(LIB_OBJS) $(PKG_LIBS) $(CHECK_LIBS)
 
 check: deps-test
-	$(MAKE) smtpot tests/check_smtpot
+	$(MAKE) smtpot smtpot-tls.so tests/check_smtpot
 	$(MAKE) check-unit check-e2e check-sanitize
 
 check-unit: tests/check_smtpot
@@ -92,4 +102,4 @@ tests/check_smtpot-san: $(TEST_SRCS) $(SAN_LIB_OBJS) tests/testlib.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $(TEST_SRCS) $(SAN_LIB_OBJS) $(PKG_LIBS) $(CHECK_LIBS)
 
 clean:
-	rm -rf build build-san smtpot smtpot-san tests/check_smtpot tests/check_smtpot-san
+	rm -rf build build-san smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san

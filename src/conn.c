@@ -45,7 +45,16 @@ static const struct conn_ops fd_ops = {
 	.write = fd_write,
 	.pending = fd_pending,
 	.wait = fd_wait,
+	.close = NULL,
 };
+
+void conn_close(struct conn *c)
+{
+	if (c->ops->close != NULL)
+		c->ops->close(c);
+	c->ops = &fd_ops;
+	c->ctx = NULL;
+}
 
 void conn_init_fd(struct conn *c, int rfd, int wfd)
 {
@@ -60,8 +69,7 @@ void conn_init_fd(struct conn *c, int rfd, int wfd)
 	c->bytes_out = 0;
 }
 
-/* Waits until the descriptor is ready or a deadline passes: 0 or -1. */
-static int conn_wait(struct conn *c, short events)
+int conn_wait(struct conn *c, short events)
 {
 	int64_t start = clock_mono_ms();
 	int64_t idle_end = c->idle_ms > 0 ? start + c->idle_ms : 0;

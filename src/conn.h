@@ -30,6 +30,8 @@ struct conn_ops {
 	int (*pending)(struct conn *c);
 	/* Like poll(2) on one descriptor: 1 ready, 0 timeout, -1 error. */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
+	/* Ends the layer (TLS close_notify) and frees it; NULL when nothing to do. */
+	void (*close)(struct conn *c);
 };
 
 struct conn {
@@ -46,9 +48,13 @@ struct conn {
 extern volatile sig_atomic_t conn_stop_signal;
 
 void conn_init_fd(struct conn *c, int rfd, int wfd);
+/* Waits until ready for events (POLLIN/POLLOUT) within the deadlines: 0, or -1 with status. */
+int conn_wait(struct conn *c, short events);
 /* > 0 bytes read; 0 with status CONN_EOF; -1 with status set. */
 ssize_t conn_read(struct conn *c, void *buf, size_t n);
 /* 0 when all n bytes were written; -1 with status set. */
 int conn_write_all(struct conn *c, const void *buf, size_t n);
+/* Ends the layer over the descriptors (which stay open) and frees it. */
+void conn_close(struct conn *c);
 
 #endif

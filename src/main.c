@@ -101,6 +101,13 @@ int main(int argc, char **argv)
 	case CONFIG_NO_FILE:
 		return EX_NOINPUT;
 	}
+	if (strcmp(cfg.tls, "implicit") == 0 &&
+	    (cfg.tls_cert == NULL || cfg.tls_key == NULL || access(cfg.tls_cert, R_OK) != 0 ||
+	     access(cfg.tls_key, R_OK) != 0)) {
+		fprintf(stderr, "smtpot: --tls=implicit needs a readable --tls-cert and --tls-key\n");
+		config_free(&cfg);
+		return EX_CONFIG;
+	}
 	signals();
 
 	if (cfg.log_file != NULL)

@@ -22,6 +22,7 @@
 #include "message.h"
 #include "sha256.h"
 #include "text.h"
+#include "tls.h"
 
 struct command {
 	const char *verb;
@@ -55,6 +56,8 @@ static const struct command commands[] = {
 	{ "QUIT", EV_QUIT, ST_ANY, NULL, cmd_quit },
 	{ "RCPT", EV_RCPT_TO, ST_MAIL | ST_RCPT, "Error: need MAIL command", cmd_rcpt },
 	{ "RSET", EV_RSET, ST_ANY, NULL, cmd_rset },
+	{ "STARTTLS", EV_STARTTLS, ST_CONNECTED | ST_GREETED, "Error: MAIL transaction in progress",
+	  tls_starttls },
 	{ "VRFY", EV_VRFY, ST_ANY, NULL, cmd_vrfy },
 };
 
@@ -83,6 +86,8 @@ int session_init(struct session *s, const struct config *cfg, struct conn *c,
 
 void session_free(struct session *s)
 {
+	conn_close(s->conn);
+	tls_cleanup();
 	line_reader_free(&s->lr);
 	spool_close_dir(&s->spool);
 	free(s->headers);
@@ -101,6 +106,16 @@ static void transaction_reset(struct session *s)
 	s->nrcpt = 0;
 	if (s->state & (ST_MAIL | ST_RCPT))
 		s->state = ST_GREETED;
+}
+
+void session_reset(struct session *s)
+{
+	transaction_reset(s);
+	json_object_put(s->helo);
+	s->helo = NULL;
+	s->ehlo = 0;
+	s->authenticated = 0;
+	s->state = ST_CONNECTED;
 }
 
 /* Emits an ERROR event about the honeypot's own fault. */
@@ -236,6 +251,8 @@ static void cmd_ehlo(struct session *s, const char *arg, size_t n, json_object *
 	reply_line(&s->rp, 250, 1, "PIPELINING");
 	reply_line(&s->rp, 250, 1, size);
 	reply_line(&s->rp, 250, 1, "VRFY");
+	if (!s->tls_active && strcmp(s->cfg->tls, "starttls") == 0 && tls_usable(s))
+		reply_line(&s->rp, 250, 1, "STARTTLS");
 	if (auth_offered(s))
 		reply_line(&s->rp, 250, 1, "AUTH " AUTH_MECHANISMS);
 	reply_line(&s->rp, 250, 1, "ENHANCEDSTATUSCODES");
@@ -490,6 +507,8 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 	s->messages++;
 }
 
+static void data_phase(struct session *s);
+
 static void cmd_data(struct session *s, const char *arg, size_t n, json_object *d)
 {
 	(void)d;
@@ -502,7 +521,8 @@ static void cmd_data(struct session *s, const char *arg, size_t n, json_object *
 		return;
 	}
 	reply_line(&s->rp, 354, 0, "End data with <CR><LF>.<CR><LF>");
-	s->in_data = 1;
+	s->data_bare_lf = (s->lr.flags & LINE_BARE_LF) != 0;
+	s->after = data_phase;
 }
 
 /* Reads the message that follows a 354, after the DATA event was written. */
@@ -513,7 +533,6 @@ static void data_phase(struct session *s)
 	char qid[16];
 	int r = 1;
 
-	s->in_data = 0;
 	queue_id(qid);
 	spool_prepare(s);
 	if (s->spool.dirfd >= 0) {
@@ -656,9 +675,11 @@ static void dispatch(struct session *s)
 	}
 	cmd->handler(s, arg, (size_t)(end - arg), d);
 	session_command_done(s, cmd->kind, d);
-	if (s->in_data) {
-		s->data_bare_lf = (s->lr.flags & LINE_BARE_LF) != 0;
-		data_phase(s);
+	if (s->after != NULL) {
+		void (*after)(struct session *) = s->after;
+
+		s->after = NULL;
+		after(s);
 	}
 }
 
@@ -737,9 +758,16 @@ void session_run(struct session *s)
 {
 	json_object *d = json_object_new_object();
 
-	reply_fmt(&s->rp, 220, "%s %s", s->cfg->hostname, s->cfg->banner);
-	session_add_reply(s, d);
-	event_emit(s->ev, EV_CONNECT, d);
+	if (strcmp(s->cfg->tls, "implicit") == 0) {
+		/* TLS from the first byte: the banner goes out after the handshake. */
+		json_object_object_add(d, "tls", json_object_new_string("implicit"));
+		event_emit(s->ev, EV_CONNECT, d);
+		tls_implicit(s);
+	} else {
+		reply_fmt(&s->rp, 220, "%s %s", s->cfg->hostname, s->cfg->banner);
+		session_add_reply(s, d);
+		event_emit(s->ev, EV_CONNECT, d);
+	}
 
 	while (!s->done) {
 		int r = line_read(&s->lr);

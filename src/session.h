@@ -38,8 +38,7 @@ struct session {
 	struct spool spool;
 	int spool_ok;     /* the current message is being written */
 	int spool_failed; /* the spool directory could not be opened */
-	int in_data;      /* DATA was answered 354: the message follows */
-	int data_bare_lf; /* ... and the DATA line ended in a bare LF */
+	int data_bare_lf; /* the DATA line ended in a bare LF */
 	struct message_headers *headers; /* allocated at the first DATA */
 	unsigned state;
 	int ehlo;
@@ -47,6 +46,8 @@ struct session {
 	int authenticated; /* AUTH succeeded */
 	uint64_t auth_tries, auth_failures;
 	int done;
+	/* Run by the dispatcher after the command's event: DATA, STARTTLS. */
+	void (*after)(struct session *s);
 	const char *end_reason;
 	int64_t started_ms;
 	json_object *helo, *from, *rcpts; /* what the transaction holds */
@@ -67,6 +68,8 @@ void session_command_done(struct session *s, enum event_kind kind, json_object *
 void session_limit(struct session *s, const char *limit, uint64_t value, json_object *d);
 void session_timeout(struct session *s, const char *phase);
 void session_end(struct session *s, const char *reason);
+/* Forgets HELO, AUTH and the transaction (after STARTTLS). */
+void session_reset(struct session *s);
 void session_error(struct session *s, const char *what, int err);
 /* After line_read/line_fill returned r <= 0 inside a handler: ends the session properly. */
 void session_read_failed(struct session *s, int r, const char *phase);

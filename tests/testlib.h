@@ -71,5 +71,6 @@ Suite *suite_session(void);
 Suite *suite_cases(void);
 Suite *suite_spool(void);
 Suite *suite_auth(void);
+Suite *suite_tlsfp(void);
 
 #endif

@@ -1,0 +1,215 @@
+/*
+ * tls.c - the session side of TLS: STARTTLS (RFC 3207) and implicit TLS.
+ * Bytes pipelined after STARTTLS in the same plaintext read are never
+ * executed: they are logged and dropped. After the handshake the session
+ * forgets everything (EHLO is needed again, AUTH too). The module holding
+ * OpenSSL is loaded here, once, on first use.
+ */
+#include "tls.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "limits.h"
+#include "session.h"
+#include "text.h"
+#include "tlsfp.h"
+
+static const struct tls_module *module;
+static void *server;
+
+int tls_usable(const struct session *s)
+{
+	const struct config *c = s->cfg;
+
+	return strcmp(c->tls, "no") != 0 && c->tls_cert != NULL && c->tls_key != NULL &&
+	       access(c->tls_cert, R_OK) == 0 && access(c->tls_key, R_OK) == 0;
+}
+
+/* The module: the configured path, else smtpot-tls.so beside the program. */
+static void *open_module(const char *path, char *err, size_t errlen)
+{
+	char self[4096];
+	ssize_t n;
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	if (h != NULL)
+		return h;
+	snprintf(err, errlen, "%s", dlerror());
+	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL) {
+			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self), "smtpot-tls.so");
+			h = dlopen(self, RTLD_NOW | RTLD_LOCAL);
+		}
+	}
+	return h;
+}
+
+/* Loads the module and the certificate once: 0, or -1 with err. */
+static int prepare(const struct session *s, char *err, size_t errlen)
+{
+	const struct tls_module *(*get)(void);
+	void *h;
+
+	if (server != NULL)
+		return 0;
+	if (module == NULL) {
+		h = open_module(s->cfg->tls_module, err, errlen);
+		if (h == NULL)
+			return -1;
+		*(void **)&get = dlsym(h, "smtpot_tls_module");
+		if (get == NULL || (module = get()) == NULL || module->abi != TLS_MODULE_ABI) {
+			snprintf(err, errlen, "%s: not a smtpot TLS module", s->cfg->tls_module);
+			module = NULL;
+			return -1;
+		}
+	}
+	server = module->server_new(s->cfg->tls_cert, s->cfg->tls_key, err, errlen);
+	return server != NULL ? 0 : -1;
+}
+
+static void fingerprint(json_object *d, const struct tls_result *res)
+{
+	struct client_hello ch;
+	char ja3[4096], md5[33], ja4[40];
+	char *b64;
+
+	if (res->hello_len == 0)
+		return;
+	if (tlsfp_parse(res->hello, res->hello_len, &ch) == 0) {
+		tlsfp_ja3(&ch, ja3, sizeof(ja3), md5);
+		tlsfp_ja4(&ch, ja4);
+		json_object_object_add(d, "ja3", json_object_new_string(ja3));
+		json_object_object_add(d, "ja3_md5", json_object_new_string(md5));
+		json_object_object_add(d, "ja4", json_object_new_string(ja4));
+		if (ch.has_sni)
+			text_put_str(d, "client_sni", ch.sni);
+		if (ch.has_alpn)
+			text_put(d, "client_alpn", ch.alpn, ch.alpn_len);
+	} else {
+		json_object_object_add(d, "client_hello_parsed", json_object_new_boolean(0));
+	}
+	b64 = malloc(BASE64_LEN(res->hello_len) + 1);
+	if (b64 != NULL) {
+		base64_encode(res->hello, res->hello_len, b64);
+		json_object_object_add(d, "client_hello_b64", json_object_new_string(b64));
+		free(b64);
+	}
+}
+
+/* Handshakes and writes the tls event (with extra, a reply, if given). 0 or -1. */
+static int handshake(struct session *s, const char *mode, int banner)
+{
+	struct tls_result res;
+	json_object *d = json_object_new_object();
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	res.hello_cap = CLIENT_HELLO_MAX;
+	res.hello = malloc(res.hello_cap);
+	if (res.hello == NULL)
+		res.hello_cap = 0;
+	rc = module->accept(server, s->conn, conn_wait, &res);
+	json_object_object_add(d, "mode", json_object_new_string(mode));
+	json_object_object_add(d, "result", json_object_new_string(rc == 0 ? "success" : "failure"));
+	if (rc == 0) {
+		json_object_object_add(d, "version", json_object_new_string(res.version));
+		json_object_object_add(d, "cipher", json_object_new_string(res.cipher));
+		text_put_str(d, "sni", res.sni);
+		if (res.alpn[0] != '\0')
+			text_put_str(d, "alpn", res.alpn);
+	} else {
+		json_object_object_add(d, "error", json_object_new_string(res.error));
+	}
+	fingerprint(d, &res);
+	free(res.hello);
+	if (rc == 0) {
+		s->tls_active = 1;
+		if (banner) {
+			reply_fmt(&s->rp, 220, "%s %s", s->cfg->hostname, s->cfg->banner);
+			session_add_reply(s, d);
+		}
+	}
+	event_emit(s->ev, EV_TLS, d);
+	if (rc < 0) {
+		if (s->conn->status == CONN_IDLE_TIMEOUT || s->conn->status == CONN_SESSION_TIMEOUT)
+			session_timeout(s, "tls");
+		else
+			session_end(s, s->conn->status == CONN_SIGNAL ? "signal" : "tls_failed");
+	}
+	return rc;
+}
+
+static void after_starttls(struct session *s)
+{
+	if (reply_flush(&s->rp) < 0) {
+		session_end(s, "write_error");
+		return;
+	}
+	if (handshake(s, "starttls", 0) == 0)
+		session_reset(s); /* RFC 3207 4.2: forget all that came before */
+}
+
+void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
+{
+	char err[256];
+	const unsigned char *rest;
+	size_t nrest;
+
+	while (n > 0 && (arg[n - 1] == ' ' || arg[n - 1] == '\t'))
+		n--;
+	if (s->tls_active) {
+		reply_line(&s->rp, 554, 0, "5.5.1 Error: TLS already active");
+		return;
+	}
+	if (!tls_usable(s) || strcmp(s->cfg->tls, "starttls") != 0) {
+		reply_line(&s->rp, 502, 0, "5.5.1 Error: command not implemented");
+		return;
+	}
+	if (n > 0) {
+		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	if (prepare(s, err, sizeof(err)) < 0) {
+		reply_line(&s->rp, 454, 0, "4.7.0 TLS not available due to local problem");
+		session_error(s, err, EIO);
+		return;
+	}
+	reply_line(&s->rp, 220, 0, "2.0.0 Ready to start TLS");
+	/* Whatever came with STARTTLS is plaintext injection: never executed. */
+	line_discard(&s->lr, &rest, &nrest);
+	if (nrest > 0) {
+		session_flag(d, "pipelined_after_starttls");
+		text_put(d, "injected", rest, nrest);
+	}
+	s->after = after_starttls;
+}
+
+int tls_implicit(struct session *s)
+{
+	char err[256];
+
+	if (prepare(s, err, sizeof(err)) < 0) {
+		session_error(s, err, EIO);
+		session_end(s, "tls_unavailable");
+		return -1;
+	}
+	return handshake(s, "implicit", 1);
+}
+
+void tls_cleanup(void)
+{
+	if (server != NULL)
+		module->server_free(server);
+	server = NULL;
+}
