@@ -10,6 +10,8 @@ PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+# The TLS module's place is compiled into the program (changing PREFIX needs `make clean`).
+TLSMODDIR ?= $(PREFIX)/lib/smtpot
 
 WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla
@@ -18,7 +20,8 @@ OPT ?= -O2 -g
 # libsystemd's header only: the library itself is loaded on demand (sink_journal.c).
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libsystemd 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) \
+	-DDEFAULT_TLS_MODULE='"$(TLSMODDIR)/smtpot-tls.so"' $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
 SRCS = $(wildcard src/*.c)
@@ -34,9 +37,11 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 BUILD_PKGS = gcc make pkg-config libjson-c-dev libsystemd-dev libssl-dev
 RUN_PKGS = $(BUILD_PKGS) systemd swaks openssl
 TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl \
+	systemd-container xinetd mandoc \
 	libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 
-.PHONY: all run check check-unit check-e2e check-sanitize deps-build deps-run deps-test clean
+.PHONY: all run check check-unit check-e2e check-sanitize check-deploy deps-build deps-run deps-test \
+	install uninstall clean
 
 all: smtpot smtpot-tls.so
 
@@ -77,7 +82,7 @@ tests/check_smtpot: $(TEST_SRCS) $(LIB_OBJS) tests/testlib.h
 
 check: deps-test
 	$(MAKE) smtpot smtpot-tls.so tests/check_smtpot
-	$(MAKE) check-unit check-e2e check-sanitize
+	$(MAKE) check-unit check-e2e check-sanitize check-deploy
 
 check-unit: tests/check_smtpot
 	tests/check_smtpot
@@ -100,6 +105,72 @@ smtpot-san: $(SAN_OBJS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SAN_OBJS) $(PKG_LIBS)
 tests/check_smtpot-san: $(TEST_SRCS) $(SAN_LIB_OBJS) tests/testlib.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $(TEST_SRCS) $(SAN_LIB_OBJS) $(PKG_LIBS) $(CHECK_LIBS)
+
+# systemd reads units and catalogs from fixed places, not from under PREFIX;
+# ask systemd.pc where, once.
+ifndef SYSTEMDUNITDIR
+SYSTEMDUNITDIR := $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+endif
+ifndef CATALOGDIR
+CATALOGDIR := $(or $(shell $(PKG_CONFIG) --variable=catalogdir systemd 2>/dev/null),/usr/lib/systemd/catalog)
+endif
+XINETDDIR ?= /etc/xinetd.d
+INSTALL ?= install
+
+MANPAGES = man/smtpot.8 man/smtpot.conf.5 man/smtpot-events.7
+UNITS = systemd/smtpot.socket systemd/smtpot@.service
+SBIN_SED = sed -e 's|/usr/sbin/smtpot|$(SBINDIR)/smtpot|g'
+
+# The catalog takes effect once compiled into journald's database: install
+# and uninstall do that when they change the running system; a package or
+# image build (DESTDIR set) leaves it to the target.
+install: smtpot smtpot-tls.so
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(TLSMODDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(XINETDDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 smtpot $(DESTDIR)$(SBINDIR)/smtpot
+	$(INSTALL) -m 0644 smtpot-tls.so $(DESTDIR)$(TLSMODDIR)/smtpot-tls.so
+	set -e; for f in $(UNITS) xinetd/smtpot; do \
+		case $$f in systemd/*) d=$(SYSTEMDUNITDIR);; *) d=$(XINETDDIR);; esac; \
+		t=$(DESTDIR)$$d/$${f##*/}; \
+		$(SBIN_SED) $$f > $$t.tmp; chmod 0644 $$t.tmp; mv -f $$t.tmp $$t; \
+	done
+	$(INSTALL) -m 0644 systemd/smtpot.catalog $(DESTDIR)$(CATALOGDIR)/smtpot.catalog
+	for m in $(MANPAGES); do \
+		$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/} || exit 1; \
+	done
+	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null 2>&1; then \
+		echo journalctl --update-catalog; journalctl --update-catalog || :; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/smtpot $(DESTDIR)$(TLSMODDIR)/smtpot-tls.so \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/smtpot.socket \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/smtpot@.service \
+		$(DESTDIR)$(CATALOGDIR)/smtpot.catalog \
+		$(DESTDIR)$(XINETDDIR)/smtpot
+	for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; done
+	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null 2>&1; then \
+		echo journalctl --update-catalog; journalctl --update-catalog || :; \
+	fi
+
+# Deployment tests: the units and catalog (systemd-analyze), a booted
+# systemd in a container, xinetd.  Each installs with DESTDIR into a scratch
+# directory and tests that tree; the container and xinetd tests need root
+# and skip (exit 77) otherwise, or when a tool is missing.
+DEPLOY_TESTS = tests/deploy/systemd-verify.sh tests/deploy/nspawn.sh tests/deploy/xinetd.sh
+
+check-deploy: smtpot smtpot-tls.so
+	@pass=0; fail=0; skip=0; \
+	for t in $(DEPLOY_TESTS); do \
+		SMTPOT_TOP=$(CURDIR) MAKE="$(MAKE)" bash $$t; rc=$$?; \
+		case $$rc in 0) pass=$$((pass+1));; 77) skip=$$((skip+1));; \
+		*) fail=$$((fail+1));; esac; \
+	done; \
+	echo "check-deploy: $$pass passed, $$fail failed, $$skip skipped"; \
+	[ $$fail -eq 0 ]
+
+.PHONY: install uninstall check-deploy
 
 clean:
 	rm -rf build build-san smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san
