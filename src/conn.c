@@ -69,6 +69,15 @@ void conn_init_fd(struct conn *c, int rfd, int wfd)
 	c->bytes_out = 0;
 }
 
+int conn_stopped(struct conn *c)
+{
+	if (!conn_stop_signal)
+		return 0;
+	/* SIGALRM is the backstop for the session deadline. */
+	c->status = conn_stop_signal == SIGALRM ? CONN_SESSION_TIMEOUT : CONN_SIGNAL;
+	return 1;
+}
+
 int conn_wait(struct conn *c, short events)
 {
 	int64_t start = clock_mono_ms();
@@ -78,11 +87,8 @@ int conn_wait(struct conn *c, short events)
 		int64_t now = clock_mono_ms(), left = -1;
 		int r;
 
-		if (conn_stop_signal) {
-			/* SIGALRM is the backstop for the session deadline. */
-			c->status = conn_stop_signal == SIGALRM ? CONN_SESSION_TIMEOUT : CONN_SIGNAL;
+		if (conn_stopped(c))
 			return -1;
-		}
 		if (c->session_deadline > 0) {
 			if (now >= c->session_deadline) {
 				c->status = CONN_SESSION_TIMEOUT;

@@ -48,6 +48,8 @@ struct conn {
 extern volatile sig_atomic_t conn_stop_signal;
 
 void conn_init_fd(struct conn *c, int rfd, int wfd);
+/* 1 (and status set) when a signal asked the session to stop. */
+int conn_stopped(struct conn *c);
 /* Waits until ready for events (POLLIN/POLLOUT) within the deadlines: 0, or -1 with status. */
 int conn_wait(struct conn *c, short events);
 /* > 0 bytes read; 0 with status CONN_EOF; -1 with status set. */

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "event.h"
 #include "peer.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sink.h"
 
@@ -136,6 +137,7 @@ int main(int argc, char **argv)
 		perror("smtpot: session");
 		return EX_OSERR;
 	}
+	s.confine = sandbox_apply;
 	/* Backstop for a write blocked by a client that never reads. */
 	alarm((unsigned)cfg.session_timeout + 5);
 	session_run(&s);

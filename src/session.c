@@ -16,6 +16,7 @@
 #include <sys/random.h>
 
 #include "address.h"
+#include "sandbox.h"
 #include "auth.h"
 #include "clock.h"
 #include "data.h"
@@ -548,6 +549,10 @@ static void data_phase(struct session *s)
 	while (!dp.ended) {
 		size_t used;
 
+		if (conn_stopped(s->conn)) {
+			r = -1;
+			break;
+		}
 		if (line_buffered(&s->lr) == 0 && (r = line_fill(&s->lr)) <= 0)
 			break;
 		used = data_feed(&dp, line_peek(&s->lr), line_buffered(&s->lr));
@@ -723,10 +728,13 @@ static void disconnect_event(struct session *s)
 	}
 	json_object_object_add(c, "verbs", verbs);
 	json_object_object_add(d, "counters", c);
+	json_object_object_add(d, "sandbox", json_object_new_string(s->sandbox != NULL ? s->sandbox : "off"));
 	if (strcmp(s->end_reason, "eof") == 0 && s->lr.total > 0)
 		text_put_prefix(d, "unterminated_line", s->lr.line, s->lr.len, s->lr.total);
 	if (strcmp(s->end_reason, "signal") == 0)
 		json_object_object_add(d, "signal", json_object_new_int(conn_stop_signal));
+	if (sandbox_violation != 0)
+		json_object_object_add(d, "refused_syscall", json_object_new_int(sandbox_violation));
 	event_emit(s->ev, EV_DISCONNECT, d);
 }
 
@@ -746,7 +754,15 @@ void session_read_failed(struct session *s, int r, const char *phase)
 		session_timeout(s, phase);
 		break;
 	case CONN_SIGNAL:
-		session_end(s, "signal");
+		if (sandbox_violation != 0) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "sandbox refused system call %d", (int)sandbox_violation);
+			session_error(s, what, EPERM);
+			session_end(s, "sandbox");
+		} else {
+			session_end(s, "signal");
+		}
 		break;
 	default:
 		session_end(s, "read_error");
@@ -768,9 +784,11 @@ void session_run(struct session *s)
 		session_add_reply(s, d);
 		event_emit(s->ev, EV_CONNECT, d);
 	}
+	s->sandbox = s->confine == NULL ? "off" : s->confine() == 0 ? "seccomp" : "unavailable";
 
 	while (!s->done) {
-		int r = line_read(&s->lr);
+		/* A signal or a refused system call ends even a pipelined burst. */
+		int r = conn_stopped(s->conn) ? -1 : line_read(&s->lr);
 
 		if (r > 0) {
 			dispatch(s);

@@ -46,6 +46,9 @@ struct session {
 	int authenticated; /* AUTH succeeded */
 	uint64_t auth_tries, auth_failures;
 	int done;
+	/* Called once the session is set up and announced (main: the seccomp filter). */
+	int (*confine)(void);
+	const char *sandbox; /* "seccomp", "unavailable" or "off" */
 	/* Run by the dispatcher after the command's event: DATA, STARTTLS. */
 	void (*after)(struct session *s);
 	const char *end_reason;

@@ -1,0 +1,18 @@
+/*
+ * sandbox.h - smtpot confines itself once the session is set up: a seccomp
+ * filter that refuses new sockets, connect, exec, new processes and
+ * ptrace. A refused call does not kill the process: it fails with EPERM
+ * and is reported, so the session can log it and end cleanly.
+ */
+#ifndef SMTPOT_SANDBOX_H
+#define SMTPOT_SANDBOX_H
+
+#include <signal.h>
+
+/* The system call a filter refused, or 0. Set from the SIGSYS handler. */
+extern volatile sig_atomic_t sandbox_violation;
+
+/* Installs the filter: 0, or -1 when the kernel or an outer sandbox refuses. */
+int sandbox_apply(void);
+
+#endif
