@@ -34,6 +34,7 @@ struct setting {
 static int valid_banner(const char *v);
 static int valid_hostname(const char *v);
 static int valid_nonempty(const char *v);
+static int valid_sensor(const char *v);
 static int valid_any(const char *v);
 static int valid_auth(const char *v);
 static int valid_auth_without_tls(const char *v);
@@ -58,7 +59,7 @@ static const struct setting settings[] = {
 	{ "max-message-size", T_SIZE, OFF(max_message_size), 1, MAX_MESSAGE_SIZE,
 	  "bytes of a message that are kept", NULL },
 	{ "max-recipients", T_COUNT, OFF(max_recipients), 1, 1000000, "recipients per message", NULL },
-	{ "sensor", T_STRING, OFF(sensor), 0, 0, "sensor name in events", valid_nonempty },
+	{ "sensor", T_STRING, OFF(sensor), 0, 0, "sensor name in events", valid_sensor },
 	{ "session-timeout", T_SECONDS, OFF(session_timeout), 1, MAX_TIMEOUT,
 	  "seconds a whole session may last", NULL },
 	{ "spool-dir", T_STRING, OFF(spool_dir), 0, 0, "directory for raw messages (empty: none)",
@@ -185,6 +186,11 @@ static int valid_hostname(const char *v)
 static int valid_nonempty(const char *v)
 {
 	return *v != '\0';
+}
+
+static int valid_sensor(const char *v)
+{
+	return *v != '\0' && strlen(v) <= HOSTNAME_MAX;
 }
 
 static int valid_any(const char *v)

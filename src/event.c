@@ -8,7 +8,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "text.h"
 
 #include "clock.h"
 
@@ -40,8 +43,6 @@ static const struct {
 	[EV_ERROR] = { "error", LEVEL_ERROR, "41f8cba277c146188d0dbd1a68153bff" },
 };
 
-static const char *const level_names[] = { "INFO", "WARN", "ERROR" };
-
 const char *event_name(enum event_kind k)
 {
 	return kinds[k].name;
@@ -65,45 +66,120 @@ void event_add_sink(struct event_ctx *ev, struct sink *s)
 
 void event_timestamp(char out[21])
 {
+	static time_t last = -1;
+	static char text[21];
 	time_t t = clock_wall();
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	if (strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		memcpy(out, "1970-01-01T00:00:00Z", 21);
+	/* Events come many to a second: format each second once. */
+	if (t == last) {
+		memcpy(out, text, sizeof(text));
+		return;
+	}
+	/* By hand: strftime(3) reads the time zone files on every call. */
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+		memset(&tm, 0, sizeof(tm)), tm.tm_year = 70, tm.tm_mday = 1;
+	snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	last = t;
+	memcpy(out, text, sizeof(text));
 }
 
-static json_object *port_value(long port)
+/* A port as JSON: a number, or null when unknown. */
+static void port_text(char out[24], long port)
 {
-	return port < 0 ? NULL : json_object_new_int64(port);
+	if (port < 0)
+		snprintf(out, 24, "null");
+	else
+		snprintf(out, 24, "%ld", port);
+}
+
+/*
+ * The part of the envelope after "level", the same for every event of a
+ * session but seq: built once. The sensor is operator text, so it goes
+ * through the same JSON escaping as client text.
+ */
+static int make_tail(struct event_ctx *ev)
+{
+	char sp[24], dp[24];
+	json_object *sensor = text_new(ev->sensor, strlen(ev->sensor));
+	const char *sj = json_object_to_json_string_ext(sensor, JSON_C_TO_STRING_PLAIN |
+								JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n = strlen(sj) + strlen(ev->session) + strlen(ev->dest_ip) + 128;
+	int w;
+
+	port_text(sp, ev->source_port);
+	port_text(dp, ev->dest_port);
+	ev->tail = malloc(n);
+	if (ev->tail != NULL) {
+		/* Two parts: the seq of each event goes between them. */
+		w = snprintf(ev->tail, n, "\",\"session\":\"%s\",\"seq\":%c,\"source_port\":%s,"
+					  "\"dest_ip\":\"%s\",\"dest_port\":%s,\"sensor\":%s}\n",
+			     ev->session, '\0', sp, ev->dest_ip, dp, sj);
+		ev->tail_b = ev->tail + strlen(ev->tail) + 1;
+		if (w < 0 || (size_t)w >= n) {
+			free(ev->tail);
+			ev->tail = NULL;
+		}
+	}
+	json_object_put(sensor);
+	return ev->tail != NULL ? 0 : -1;
+}
+
+/* Appends n bytes at *o, growing the buffer; -1 when memory ran out. */
+static int put(struct event_ctx *ev, size_t *o, const char *p, size_t n)
+{
+	if (*o + n + 1 > ev->cap) {
+		size_t cap = (*o + n + 1) * 2;
+		char *nb = realloc(ev->buf, cap);
+
+		if (nb == NULL)
+			return -1;
+		ev->buf = nb;
+		ev->cap = cap;
+	}
+	memcpy(ev->buf + *o, p, n);
+	*o += n;
+	return 0;
 }
 
 int event_emit(struct event_ctx *ev, enum event_kind k, json_object *data)
 {
-	json_object *o = json_object_new_object();
+	static const char *const level_names[] = { "INFO", "WARN", "ERROR" };
 	struct event_record r;
-	char ts[21];
-	int i, rc = 0;
-	size_t len;
+	char head[160], seq[24];
+	const char *dj;
+	size_t dlen, o = EVENT_HEADROOM;
+	int i, rc = 0, hn;
 
-	event_timestamp(ts);
 	ev->seq++;
-	json_object_object_add(o, "timestamp", json_object_new_string(ts));
-	json_object_object_add(o, "source_ip", json_object_new_string(ev->source_ip));
-	json_object_object_add(o, "honeypot_type", json_object_new_string("smtp"));
-	json_object_object_add(o, "event", json_object_new_string(kinds[k].name));
-	json_object_object_add(o, "data", data != NULL ? data : json_object_new_object());
-	json_object_object_add(o, "level", json_object_new_string(level_names[kinds[k].level]));
-	json_object_object_add(o, "session", json_object_new_string(ev->session));
-	json_object_object_add(o, "seq", json_object_new_int64((int64_t)ev->seq));
-	json_object_object_add(o, "source_port", port_value(ev->source_port));
-	json_object_object_add(o, "dest_ip", json_object_new_string(ev->dest_ip));
-	json_object_object_add(o, "dest_port", port_value(ev->dest_port));
-	json_object_object_add(o, "sensor", json_object_new_string(ev->sensor));
+	if (data == NULL)
+		data = json_object_new_object();
+	if (ev->tail == NULL && make_tail(ev) < 0) {
+		json_object_put(data);
+		ev->lost++;
+		return -1;
+	}
+	event_timestamp(head);
+	hn = snprintf(head + 20, sizeof(head) - 20, "\",\"source_ip\":\"%s\",\"honeypot_type\":\"smtp\","
+						     "\"event\":\"%s\",\"data\":",
+		      ev->source_ip, kinds[k].name);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)ev->seq);
+	dj = json_object_to_json_string_length(data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+					       &dlen);
+	if (hn < 0 || put(ev, &o, "{\"timestamp\":\"", 14) < 0 || put(ev, &o, head, 20 + (size_t)hn) < 0 ||
+	    put(ev, &o, dj, dlen) < 0 || put(ev, &o, ",\"level\":\"", 10) < 0 ||
+	    put(ev, &o, level_names[kinds[k].level], strlen(level_names[kinds[k].level])) < 0 ||
+	    put(ev, &o, ev->tail, strlen(ev->tail)) < 0 || put(ev, &o, seq, strlen(seq)) < 0 ||
+	    put(ev, &o, ev->tail_b, strlen(ev->tail_b)) < 0) {
+		json_object_put(data);
+		ev->lost++;
+		return -1;
+	}
+	json_object_put(data);
 
-	r.json = json_object_to_json_string_length(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	r.len = len;
+	r.json = ev->buf + EVENT_HEADROOM;
+	r.len = o - EVENT_HEADROOM - 1; /* the tail ends with the newline */
 	r.name = kinds[k].name;
 	r.message_id = kinds[k].message_id;
 	r.level = kinds[k].level;
@@ -116,7 +192,6 @@ int event_emit(struct event_ctx *ev, enum event_kind k, json_object *data)
 	}
 	if (rc < 0)
 		ev->lost++;
-	json_object_put(o);
 	return rc;
 }
 
@@ -137,4 +212,8 @@ void event_close_sinks(struct event_ctx *ev)
 			ev->sinks[i]->close(ev->sinks[i]);
 	}
 	ev->nsinks = 0;
+	free(ev->tail);
+	free(ev->buf);
+	ev->tail = ev->buf = NULL;
+	ev->cap = 0;
 }

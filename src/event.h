@@ -39,9 +39,14 @@ enum event_kind {
 	EV_COUNT
 };
 
-/* What a sink is given: the JSON text and the fields the journal indexes. */
+/*
+ * What a sink is given: the JSON text and the fields the journal indexes.
+ * json[len] is a newline and the EVENT_HEADROOM bytes before json are
+ * the sink's to overwrite, so neither sink has to copy the text.
+ */
+#define EVENT_HEADROOM 8 /* "MESSAGE=" */
 struct event_record {
-	const char *json; /* one line, no newline */
+	char *json; /* one line; json[len] == '\n' */
 	size_t len;
 	const char *name;
 	const char *message_id;
@@ -71,6 +76,11 @@ struct event_ctx {
 	struct sink *sinks[EVENT_SINKS_MAX];
 	int nsinks;
 	uint64_t lost; /* events lost by at least one sink */
+	/* The envelope's constant parts, made at the first event. */
+	char *tail;   /* after the level, up to the seq: the session id */
+	char *tail_b; /* after the seq: ports, dest_ip, sensor, newline (inside tail's block) */
+	char *buf;  /* the event being written */
+	size_t cap;
 };
 
 const char *event_name(enum event_kind k);
@@ -82,6 +92,7 @@ void event_add_sink(struct event_ctx *ev, struct sink *s);
 int event_emit(struct event_ctx *ev, enum event_kind k, json_object *data);
 /* Reports a sink failure once on stderr; counts the loss. */
 void sink_failed(struct sink *s, const char *what, int err);
+/* Closes the sinks and frees what the context holds. */
 void event_close_sinks(struct event_ctx *ev);
 
 /* Timestamp in the only form the contract allows: YYYY-MM-DDTHH:MM:SSZ. */

@@ -2,13 +2,15 @@
  * sink_file.c - JSON lines appended with one write(2) per event on an
  * O_APPEND descriptor: concurrent sessions never interleave inside a line,
  * and renaming the file for rotation needs no signal (the next session
- * opens the new name). A short write is a loss: it is counted, reported
- * once, and the line is closed so the next event starts on its own line.
+ * opens the new name). A short write (a full disk) is a loss: it is
+ * counted, reported once, and the fragment is cut off again when nothing
+ * was appended after it, so the file never holds a torn line.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sink.h"
@@ -16,8 +18,6 @@
 struct file_ctx {
 	int fd;
 	int open_errno;
-	char *buf;
-	size_t cap;
 };
 
 static int file_write(struct sink *s, const struct event_record *r)
@@ -29,27 +29,22 @@ static int file_write(struct sink *s, const struct event_record *r)
 		sink_failed(s, "cannot open", f->open_errno);
 		return -1;
 	}
-	if (r->len + 1 > f->cap) {
-		char *nb = realloc(f->buf, r->len + 1);
-
-		if (nb == NULL) {
-			sink_failed(s, "out of memory", ENOMEM);
-			return -1;
-		}
-		f->buf = nb;
-		f->cap = r->len + 1;
-	}
-	memcpy(f->buf, r->json, r->len);
-	f->buf[r->len] = '\n';
+	/* The record ends in its newline already: one write, no copy. */
 	do
-		w = write(f->fd, f->buf, r->len + 1);
+		w = write(f->fd, r->json, r->len + 1);
 	while (w < 0 && errno == EINTR);
 	if (w == (ssize_t)(r->len + 1))
 		return 0;
-	if (w >= 0) {
-		/* A torn line: end it, so that only this event is lost. */
-		(void)!write(f->fd, "\n", 1);
+	if (w > 0) {
+		struct stat st;
+		off_t end = lseek(f->fd, 0, SEEK_CUR);
+
+		/* Our fragment ends at `end`; cut it if it is still the file's tail. */
+		if (end >= w && fstat(f->fd, &st) == 0 && st.st_size == end)
+			(void)!ftruncate(f->fd, end - w);
 		sink_failed(s, "short write", ENOSPC);
+	} else if (w == 0) {
+		sink_failed(s, "write", ENOSPC);
 	} else {
 		sink_failed(s, "write", errno);
 	}
@@ -62,7 +57,6 @@ static void file_close(struct sink *s)
 
 	if (f->fd > 2)
 		close(f->fd);
-	free(f->buf);
 	free(f);
 	free(s);
 }

@@ -21,8 +21,6 @@ typedef __typeof__(sd_journal_sendv) *sendv_fn;
 struct journal_ctx {
 	sendv_fn sendv;
 	void *lib;
-	char *msg; /* "MESSAGE=" + JSON */
-	size_t cap;
 };
 
 static const int priorities[] = { 6, 4, 3 }; /* INFO, WARN, ERROR */
@@ -34,27 +32,16 @@ static int journal_write(struct sink *s, const struct event_record *r)
 	struct journal_ctx *j = s->ctx;
 	char prio[16], mid[48], ev[64], sess[64], seq[40], ip[96], lvl[24];
 	struct iovec iov[9];
-	size_t need = r->len + sizeof("MESSAGE=");
 	int rc;
 
 	if (j->sendv == NULL) {
 		sink_failed(s, "cannot load libsystemd.so.0", ENOENT);
 		return -1;
 	}
-	if (need > j->cap) {
-		char *nb = realloc(j->msg, need);
-
-		if (nb == NULL) {
-			sink_failed(s, "out of memory", ENOMEM);
-			return -1;
-		}
-		j->msg = nb;
-		j->cap = need;
-	}
-	memcpy(j->msg, "MESSAGE=", 8);
-	memcpy(j->msg + 8, r->json, r->len);
-	iov[0].iov_base = j->msg;
-	iov[0].iov_len = r->len + 8;
+	/* The field name goes into the headroom before the text. */
+	memcpy(r->json - EVENT_HEADROOM, "MESSAGE=", EVENT_HEADROOM);
+	iov[0].iov_base = r->json - EVENT_HEADROOM;
+	iov[0].iov_len = r->len + EVENT_HEADROOM;
 #define FIELD(i, buf, ...)                                              \
 	do {                                                            \
 		int n_ = snprintf(buf, sizeof(buf), __VA_ARGS__);       \
@@ -84,7 +71,6 @@ static void journal_close(struct sink *s)
 	struct journal_ctx *j = s->ctx;
 
 	/* The library stays mapped: unloading it at exit buys nothing. */
-	free(j->msg);
 	free(j);
 	free(s);
 }

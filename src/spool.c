@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -20,10 +21,19 @@ int spool_open_dir(struct spool *s, const char *dir)
 	s->fill = 0;
 	s->err = 0;
 	s->err_what = NULL;
+	s->buf = NULL;
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0)
 		s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return s->dirfd < 0 ? -1 : 0;
+	if (s->dirfd < 0)
+		return -1;
+	s->buf = malloc(SPOOL_BUFFER_SIZE);
+	if (s->buf == NULL) {
+		close(s->dirfd);
+		s->dirfd = -1;
+		return -1;
+	}
+	return 0;
 }
 
 void spool_close_dir(struct spool *s)
@@ -32,6 +42,8 @@ void spool_close_dir(struct spool *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	s->dirfd = -1;
+	free(s->buf);
+	s->buf = NULL;
 }
 
 static void fail(struct spool *s, const char *what)
@@ -91,10 +103,10 @@ void spool_write(struct spool *s, const void *p, size_t n)
 	if (s->fd < 0 || s->err != 0)
 		return;
 	while (n > 0) {
-		size_t take = sizeof(s->buf) - s->fill < n ? sizeof(s->buf) - s->fill : n;
+		size_t take = SPOOL_BUFFER_SIZE - s->fill < n ? SPOOL_BUFFER_SIZE - s->fill : n;
 
 		/* Big pieces skip the copy when the buffer is empty. */
-		if (s->fill == 0 && n >= sizeof(s->buf)) {
+		if (s->fill == 0 && n >= SPOOL_BUFFER_SIZE) {
 			while (n > 0 && s->err == 0) {
 				ssize_t w = write(s->fd, c, n);
 
@@ -115,7 +127,7 @@ void spool_write(struct spool *s, const void *p, size_t n)
 		s->fill += take;
 		c += take;
 		n -= take;
-		if (s->fill == sizeof(s->buf))
+		if (s->fill == SPOOL_BUFFER_SIZE)
 			spool_drain(s);
 	}
 }

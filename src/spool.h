@@ -15,7 +15,7 @@ struct spool {
 	int dirfd;
 	int fd; /* temporary file, -1 when none */
 	char tmpname[64];
-	char buf[SPOOL_BUFFER_SIZE];
+	char *buf; /* SPOOL_BUFFER_SIZE bytes, allocated with the directory */
 	size_t fill;
 	int err; /* first errno of this message, 0 if none */
 	const char *err_what;

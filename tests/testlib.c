@@ -184,6 +184,7 @@ void test_session_port(const struct config *cfg, const struct chunk *chunks, siz
 	ck_assert_int_eq(session_init(&s, cfg, &c, &ev), 0);
 	session_run(&s);
 	session_free(&s);
+	event_close_sinks(&ev);
 }
 
 void test_run_free(struct run *r)
