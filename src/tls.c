@@ -84,9 +84,11 @@ static void fingerprint(json_object *d, const struct tls_result *res)
 	char ja3[4096], md5[33], ja4[40];
 	char *b64;
 
-	if (res->hello_len == 0)
+	size_t n = tlsfp_hello_length(res->hello, res->hello_len);
+
+	if (n == 0)
 		return;
-	if (tlsfp_parse(res->hello, res->hello_len, &ch) == 0) {
+	if (tlsfp_parse(res->hello, n, &ch) == 0) {
 		tlsfp_ja3(&ch, ja3, sizeof(ja3), md5);
 		tlsfp_ja4(&ch, ja4);
 		json_object_object_add(d, "ja3", json_object_new_string(ja3));
@@ -99,9 +101,9 @@ static void fingerprint(json_object *d, const struct tls_result *res)
 	} else {
 		json_object_object_add(d, "client_hello_parsed", json_object_new_boolean(0));
 	}
-	b64 = malloc(BASE64_LEN(res->hello_len) + 1);
+	b64 = malloc(BASE64_LEN(n) + 1);
 	if (b64 != NULL) {
-		base64_encode(res->hello, res->hello_len, b64);
+		base64_encode(res->hello, n, b64);
 		json_object_object_add(d, "client_hello_b64", json_object_new_string(b64));
 		free(b64);
 	}

@@ -119,6 +119,33 @@ static void extension(struct client_hello *ch, unsigned type, struct rd e)
 	}
 }
 
+size_t tlsfp_hello_length(const unsigned char *p, size_t n)
+{
+	size_t off = 0, have = 0, need = 0;
+
+	/* Not TLS at all, or not one whole record yet: all of it is worth keeping. */
+	if (n < 5 || p[0] != 22)
+		return n;
+	/* Handshake records, until they hold the whole first handshake message. */
+	while (off + 5 <= n && p[off] == 22) {
+		size_t len = (size_t)p[off + 3] << 8 | p[off + 4];
+		const unsigned char *frag = p + off + 5;
+
+		if (have < 4) {
+			/* The message header may itself be split; read what this record adds. */
+			for (size_t i = 0; i < len && have + i < 4 && off + 5 + i < n; i++) {
+				if (have + i >= 1)
+					need = need << 8 | frag[i];
+			}
+		}
+		have += len;
+		off += 5 + len;
+		if (have >= 4 && have >= need + 4)
+			break;
+	}
+	return off < n && have >= 4 && have >= need + 4 ? off : n;
+}
+
 int tlsfp_parse(const unsigned char *p, size_t n, struct client_hello *ch)
 {
 	unsigned char hs[16384 + 5];

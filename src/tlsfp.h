@@ -32,6 +32,12 @@ struct client_hello {
 	int has_alpn;
 };
 
+/*
+ * How many of the n bytes read from a client are the records that carry
+ * its ClientHello (what follows, such as the client's Finished, is not);
+ * all n when they are not TLS handshake records or the hello is unfinished.
+ */
+size_t tlsfp_hello_length(const unsigned char *p, size_t n);
 /* Parses TLS records holding a ClientHello: 0, or -1 when they do not. */
 int tlsfp_parse(const unsigned char *p, size_t n, struct client_hello *ch);
 /* JA3 string (cap bytes of room) and its MD5 in hex. */

@@ -58,6 +58,23 @@ START_TEST(grease_alpn_two_records)
 }
 END_TEST
 
+START_TEST(hello_length_stops_at_the_hello)
+{
+	unsigned char buf[4096];
+	size_t n = load("tests/data/clienthello-grease.bin", buf, sizeof(buf));
+	static const unsigned char after[] = { 0x14, 0x03, 0x03, 0x00, 0x01, 0x01,
+					       0x17, 0x03, 0x03, 0x00, 0x02, 0xaa, 0xbb };
+
+	ck_assert_uint_eq(tlsfp_hello_length(buf, n), n);
+	/* A ChangeCipherSpec and an encrypted record read after it are not kept. */
+	memcpy(buf + n, after, sizeof(after));
+	ck_assert_uint_eq(tlsfp_hello_length(buf, n + sizeof(after)), n);
+	ck_assert_uint_eq(tlsfp_hello_length(buf, 3), 3);
+	n = load("tests/data/clienthello-openssl.bin", buf, sizeof(buf));
+	ck_assert_uint_eq(tlsfp_hello_length(buf, n), n);
+}
+END_TEST
+
 START_TEST(truncated_anywhere)
 {
 	unsigned char buf[4096];
@@ -65,8 +82,10 @@ START_TEST(truncated_anywhere)
 	size_t n = load("tests/data/clienthello-grease.bin", buf, sizeof(buf));
 
 	/* Every prefix is either refused or parsed; none reads past its end (ASan). */
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
 		(void)tlsfp_parse(buf, k, &ch);
+		ck_assert_uint_le(tlsfp_hello_length(buf, k), k);
+	}
 	ck_assert_int_eq(tlsfp_parse((const unsigned char *)"GET / HTTP/1.1\r\n", 16, &ch), -1);
 }
 END_TEST
@@ -91,6 +110,7 @@ Suite *suite_tlsfp(void)
 
 	tcase_add_test(tc, openssl_hello);
 	tcase_add_test(tc, grease_alpn_two_records);
+	tcase_add_test(tc, hello_length_stops_at_the_hello);
 	tcase_add_test(tc, truncated_anywhere);
 	tcase_add_test(tc, md5_vectors);
 	suite_add_tcase(s, tc);

@@ -198,10 +198,13 @@ static int tls_accept(void *server, struct conn *c, int (*wait)(struct conn *c, 
 			}
 			continue;
 		}
-		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		if ((e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) ||
+		    ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
 			snprintf(res->error, sizeof(res->error), "handshake: connection closed");
-		else
+		} else {
 			error_text(res->error, sizeof(res->error), "handshake");
+		}
 		goto fail;
 	}
 	BIO_set_callback_ex(rb, NULL);
