@@ -42,7 +42,8 @@ TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl s
 	systemd-container xinetd mandoc \
 	libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 
-.PHONY: all run check check-unit check-e2e check-sanitize check-deploy deps-build deps-run deps-test \
+.PHONY: all run check check-unit check-e2e check-sanitize check-valgrind check-deploy \
+	deps-build deps-run deps-test \
 	install uninstall clean
 
 all: smtpot smtpot-tls.so
@@ -90,7 +91,7 @@ tests/check_smtpot: $(TEST_SRCS) $(LIB_OBJS) tests/testlib.h
 
 check: deps-test
 	$(MAKE) smtpot smtpot-tls.so tests/check_smtpot
-	$(MAKE) check-unit check-e2e check-sanitize check-deploy
+	$(MAKE) check-unit check-valgrind check-sanitize check-e2e check-deploy
 
 check-unit: tests/check_smtpot
 	tests/check_smtpot
@@ -101,6 +102,11 @@ check-e2e: smtpot smtpot-tls.so tests/sandbox_probe.so
 
 tests/sandbox_probe.so: tests/sandbox_probe.c
 	$(CC) -O2 -shared -fPIC -o $@ $<
+
+# The unit and transcript tests under valgrind memcheck: no error, no leak.
+check-valgrind: tests/check_smtpot
+	CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=1 tests/check_smtpot
 
 # The same unit and transcript tests, built with ASan and UBSan.
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
