@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "data.h"
 #include "message.h"
+#include "mime.h"
 #include "sha256.h"
 #include "text.h"
 #include "tls.h"
@@ -92,6 +93,10 @@ void session_free(struct session *s)
 	line_reader_free(&s->lr);
 	spool_close_dir(&s->spool);
 	free(s->headers);
+	if (s->mime != NULL)
+		mime_free(s->mime);
+	free(s->mime);
+	s->mime = NULL;
 	json_object_put(s->helo);
 	json_object_put(s->from);
 	json_object_put(s->rcpts);
@@ -424,6 +429,7 @@ static void data_out(void *arg, const unsigned char *p, size_t n)
 	if (ds->s->spool_ok)
 		spool_write(&ds->s->spool, p, n);
 	message_headers_feed(ds->s->headers, p, n);
+	mime_feed(ds->s->mime, p, n);
 }
 
 static void queue_id(char out[16])
@@ -502,6 +508,8 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 	json_object_object_add(d, "dots_unstuffed", json_object_new_int64((int64_t)dp->stuffed));
 	json_object_object_add(d, "anomalies", data_anomalies_json(dp));
 	json_object_object_add(d, "headers", message_headers_json(s->headers));
+	json_object_object_add(d, "attachments", mime_finish(s->mime));
+	json_object_object_add(d, "mime_parts", json_object_new_int64((int64_t)s->mime->parts));
 	if (dp->ended)
 		session_add_reply(s, d);
 	event_emit(s->ev, EV_MESSAGE, d);
@@ -517,7 +525,8 @@ static void cmd_data(struct session *s, const char *arg, size_t n, json_object *
 		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: DATA");
 		return;
 	}
-	if (s->headers == NULL && (s->headers = malloc(sizeof(*s->headers))) == NULL) {
+	if ((s->headers == NULL && (s->headers = malloc(sizeof(*s->headers))) == NULL) ||
+	    (s->mime == NULL && (s->mime = calloc(1, sizeof(*s->mime))) == NULL)) {
 		reply_line(&s->rp, 451, 0, "4.3.0 Error: queue file write error");
 		return;
 	}
@@ -544,6 +553,7 @@ static void data_phase(struct session *s)
 	ds.s = s;
 	sha256_init(&ds.sha);
 	message_headers_init(s->headers);
+	mime_init(s->mime);
 	data_init(&dp, s->cfg->max_message_size, s->data_bare_lf, data_out, &ds);
 
 	while (!dp.ended) {

@@ -28,6 +28,7 @@ enum {
 #define SESSION_VERBS 16
 
 struct message_headers;
+struct mime_scan;
 
 struct session {
 	const struct config *cfg;
@@ -40,6 +41,7 @@ struct session {
 	int spool_failed; /* the spool directory could not be opened */
 	int data_bare_lf; /* the DATA line ended in a bare LF */
 	struct message_headers *headers; /* allocated at the first DATA */
+	struct mime_scan *mime;          /* likewise */
 	unsigned state;
 	int ehlo;
 	int tls_active;    /* the connection is TLS now */

@@ -22,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, suite_cases());
 	srunner_add_suite(sr, suite_auth());
 	srunner_add_suite(sr, suite_tlsfp());
+	srunner_add_suite(sr, suite_mime());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -72,5 +72,6 @@ Suite *suite_cases(void);
 Suite *suite_spool(void);
 Suite *suite_auth(void);
 Suite *suite_tlsfp(void);
+Suite *suite_mime(void);
 
 #endif
