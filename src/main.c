@@ -62,13 +62,18 @@ static void guard_stderr(void)
 	}
 }
 
-/* $INVOCATION_ID when systemd gives one (32 hex digits), else 128 random bits. */
+/*
+ * $INVOCATION_ID when systemd started this process for this connection
+ * (its parent is the service manager, PID 1), else 128 random bits. A
+ * launcher that systemd started itself (xinetd) passes its own id on to
+ * every child: that one must not be taken, or all sessions would share it.
+ */
 static void session_id(char out[40])
 {
 	const char *inv = getenv("INVOCATION_ID");
 	unsigned char r[16];
 
-	if (inv != NULL && strlen(inv) == 32 && strspn(inv, "0123456789abcdef") == 32) {
+	if (inv != NULL && getppid() == 1 && strlen(inv) == 32 && strspn(inv, "0123456789abcdef") == 32) {
 		memcpy(out, inv, 33);
 		return;
 	}
@@ -94,12 +99,16 @@ int main(int argc, char **argv)
 	case CONFIG_OK:
 		break;
 	case CONFIG_EXIT_OK:
+		config_free(&cfg);
 		return 0;
 	case CONFIG_USAGE:
+		config_free(&cfg);
 		return EX_USAGE;
 	case CONFIG_BAD_FILE:
+		config_free(&cfg);
 		return EX_CONFIG;
 	case CONFIG_NO_FILE:
+		config_free(&cfg);
 		return EX_NOINPUT;
 	}
 	if (strcmp(cfg.tls, "implicit") == 0 &&

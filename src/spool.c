@@ -23,7 +23,8 @@ int spool_open_dir(struct spool *s, const char *dir)
 	s->err_what = NULL;
 	s->buf = NULL;
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0)
+	/* Another session may create it between our open and our mkdir. */
+	if (s->dirfd < 0 && errno == ENOENT && (mkdir(dir, 0700) == 0 || errno == EEXIST))
 		s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
 		return -1;
