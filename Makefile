@@ -136,8 +136,12 @@ XINETDDIR ?= /etc/xinetd.d
 INSTALL ?= install
 
 MANPAGES = man/smtpot.8 man/smtpot.conf.5 man/smtpot-events.7
-UNITS = systemd/smtpot.socket systemd/smtpot@.service
-SBIN_SED = sed -e 's|/usr/sbin/smtpot|$(SBINDIR)/smtpot|g'
+UNITS = systemd/smtpot.socket systemd/smtpot@.service \
+	systemd/smtpot-tls.socket systemd/smtpot-tls@.service systemd/smtpot-tlscert.service
+XINETD_FILES = xinetd/smtpot xinetd/smtpot-tls
+# The units and xinetd files name /usr/sbin/smtpot and /usr/lib/smtpot/ (the
+# TLS module, the certificate script); install rewrites both to where they go.
+SBIN_SED = sed -e 's|/usr/sbin/smtpot|$(SBINDIR)/smtpot|g' -e 's|/usr/lib/smtpot/|$(TLSMODDIR)/|g'
 
 # The catalog takes effect once compiled into journald's database: install
 # and uninstall do that when they change the running system; a package or
@@ -148,7 +152,8 @@ install: smtpot smtpot-tls.so
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0755 smtpot $(DESTDIR)$(SBINDIR)/smtpot
 	$(INSTALL) -m 0644 smtpot-tls.so $(DESTDIR)$(TLSMODDIR)/smtpot-tls.so
-	set -e; for f in $(UNITS) xinetd/smtpot; do \
+	$(INSTALL) -m 0755 systemd/smtpot-tlscert $(DESTDIR)$(TLSMODDIR)/smtpot-tlscert
+	set -e; for f in $(UNITS) $(XINETD_FILES); do \
 		case $$f in systemd/*) d=$(SYSTEMDUNITDIR);; *) d=$(XINETDDIR);; esac; \
 		t=$(DESTDIR)$$d/$${f##*/}; \
 		$(SBIN_SED) $$f > $$t.tmp; chmod 0644 $$t.tmp; mv -f $$t.tmp $$t; \
@@ -163,10 +168,10 @@ install: smtpot smtpot-tls.so
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtpot $(DESTDIR)$(TLSMODDIR)/smtpot-tls.so \
-		$(DESTDIR)$(SYSTEMDUNITDIR)/smtpot.socket \
-		$(DESTDIR)$(SYSTEMDUNITDIR)/smtpot@.service \
+		$(DESTDIR)$(TLSMODDIR)/smtpot-tlscert \
+		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS))) \
 		$(DESTDIR)$(CATALOGDIR)/smtpot.catalog \
-		$(DESTDIR)$(XINETDDIR)/smtpot
+		$(addprefix $(DESTDIR)$(XINETDDIR)/,$(notdir $(XINETD_FILES)))
 	for m in $(MANPAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; done
 	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null 2>&1; then \
 		echo journalctl --update-catalog; journalctl --update-catalog || :; \

@@ -63,6 +63,9 @@ def main():
     ap.add_argument("--marker", help="text some stored message contains")
     ap.add_argument("--no-errors", action="store_true",
                     help="no ERROR level event")
+    ap.add_argument("--tls-sessions", type=int,
+                    help="exact number of sessions with a tls event; every tls "
+                    "event has result success and JA3/JA4 fingerprints")
     a = ap.parse_args()
 
     events = load(a.log)
@@ -92,6 +95,20 @@ def main():
         for key in ("source_ip", "source_port", "dest_ip", "dest_port", "sensor"):
             if len({json.dumps(e[key]) for e in evs}) != 1:
                 die("session %s: %s changes within the session" % (sid, key))
+
+    if a.tls_sessions is not None:
+        n = 0
+        for sid, evs in sessions.items():
+            tls = [e for e in evs if e["event"] == "tls"]
+            n += bool(tls)
+            for e in tls:
+                d = e["data"]
+                if d.get("result") != "success":
+                    die("session %s: tls result %r: %s" % (sid, d.get("result"), json.dumps(d)))
+                if not re.match(r"^[0-9a-f]{32}$", str(d.get("ja3_md5"))) or not d.get("ja4"):
+                    die("session %s: tls event without ja3_md5/ja4: %s" % (sid, json.dumps(d)))
+        if n != a.tls_sessions:
+            die("%d sessions with TLS, expected %d" % (n, a.tls_sessions))
 
     if a.sessions is not None and len(sessions) != a.sessions:
         die("%d sessions, expected %d" % (len(sessions), a.sessions))

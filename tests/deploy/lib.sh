@@ -52,21 +52,21 @@ install_tree() {
 	[ -x "$ROOT/usr/sbin/smtpot" ] || fail "make install did not install usr/sbin/smtpot"
 }
 
-# Two free TCP ports on 127.0.0.1, in PORT1 and PORT2.
+# Three free TCP ports on 127.0.0.1, in PORT1, PORT2 and PORT3.
 free_ports() {
-	# shellcheck disable=SC2046 # two numbers, split on purpose
+	# shellcheck disable=SC2046 # three numbers, split on purpose
 	set -- $(python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(2):
+for _ in range(3):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )
-	PORT1=$1 PORT2=$2
-	[ -n "$PORT1" ] && [ -n "$PORT2" ] || fail "cannot find free loopback ports"
+	PORT1=${1:-} PORT2=${2:-} PORT3=${3:-}
+	[ -n "$PORT1" ] && [ -n "$PORT2" ] && [ -n "$PORT3" ] || fail "cannot find free loopback ports"
 }
 
 # wait_listen PORT SECONDS: until something listens on 127.0.0.1:PORT.
@@ -96,4 +96,35 @@ stop_pid() {
 	fi
 	wait "$pid" 2>/dev/null
 	return 0
+}
+
+# smtp_send PORT LOG MARKER [SWAKS-OPTION...]: one message to 127.0.0.1:PORT
+# with swaks, the transcript in LOG; fails the test unless the message was
+# queued and QUIT answered.  In the transcript "<-" lines came in plain
+# text, "<~" lines inside TLS.  --tls (STARTTLS) and --tls-on-connect make
+# swaks give up when TLS does not start.
+smtp_send() {
+	local port=$1 log=$2 marker=$3
+	shift 3
+	timeout 30 swaks --server 127.0.0.1 --port "$port" --timeout 10 \
+		--ehlo client.test.example --from sender@test.example --to rcpt@test.example \
+		--header "Subject: $marker" --body "deploy test $marker" "$@" >"$log" 2>&1 ||
+		{ cat "$log"; fail "swaks $* to port $port failed"; }
+	grep -Eq '^<[-~]  250 .*queued' "$log" && grep -Eq '^<[-~]  221 ' "$log" ||
+		{ cat "$log"; fail "message not accepted on port $port"; }
+}
+
+# banner_of LOG: the host name in the 220 greeting of a swaks transcript.
+banner_of() {
+	sed -n -E 's/^<[-~]  220 ([^ ]*) .*/\1/p' "$1" | head -n 1
+}
+
+# cert_fp FILE, cert_cn FILE: a PEM certificate's SHA-256 fingerprint and
+# subject CN.
+cert_fp() {
+	openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'
+}
+cert_cn() {
+	openssl x509 -in "$1" -noout -subject -nameopt RFC2253 |
+		sed -n 's/^subject=\(.*,\)\{0,1\}CN=\([^,]*\).*/\2/p'
 }
