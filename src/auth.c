@@ -31,7 +31,7 @@ int auth_offered(const struct session *s)
 }
 
 /* Result of reading one client answer. */
-enum answer { ANSWER_OK, ANSWER_CANCEL, ANSWER_BAD, ANSWER_GONE };
+enum answer { ANSWER_OK, ANSWER_CANCEL, ANSWER_BAD, ANSWER_LONG, ANSWER_GONE };
 
 /*
  * Sends "334 prompt" and reads the answer into the line buffer; the text
@@ -48,6 +48,8 @@ static enum answer ask(struct session *s, const char *prompt, json_object *raw)
 		return ANSWER_GONE;
 	}
 	json_object_array_add(raw, text_new(s->lr.line, s->lr.len));
+	if (s->lr.flags & LINE_TOO_LONG)
+		return ANSWER_LONG;
 	return s->lr.len == 1 && s->lr.line[0] == '*' ? ANSWER_CANCEL : ANSWER_OK;
 }
 
@@ -76,14 +78,9 @@ static enum answer answer(struct session *s, const char *prompt, const char **in
 		*initial = NULL;
 		return decode(p, *ilen, out, len);
 	}
-	switch (ask(s, prompt, raw)) {
-	case ANSWER_CANCEL:
-		return ANSWER_CANCEL;
-	case ANSWER_GONE:
-		return ANSWER_GONE;
-	default:
-		return decode((const char *)s->lr.line, s->lr.len, out, len);
-	}
+	enum answer a = ask(s, prompt, raw);
+
+	return a == ANSWER_OK ? decode((const char *)s->lr.line, s->lr.len, out, len) : a;
 }
 
 static void challenge(struct session *s, char *out, size_t cap)
@@ -136,6 +133,11 @@ static void ended(struct session *s, json_object *d, enum answer a)
 	} else if (a == ANSWER_BAD) {
 		json_object_object_add(d, "result", json_object_new_string("malformed"));
 		reply_line(&s->rp, 501, 0, "5.5.2 Cannot decode response");
+	} else if (a == ANSWER_LONG) {
+		/* RFC 4954 4: an answer longer than the server takes. */
+		json_object_object_add(d, "result", json_object_new_string("too_long"));
+		json_object_object_add(d, "answer_length", json_object_new_int64((int64_t)s->lr.total));
+		reply_line(&s->rp, 500, 0, "5.5.6 Authentication Exchange line is too long");
 	} else {
 		json_object_object_add(d, "result", json_object_new_string("incomplete"));
 	}

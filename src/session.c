@@ -315,6 +315,11 @@ static int value_is(const struct smtp_param *q, const char *v)
 /* Checks MAIL parameters; 0 when all are fine, else a reply was queued. */
 static int mail_params(struct session *s, const struct smtp_path *p, json_object *d)
 {
+	/* Parameters past the ones kept cannot be checked: refuse rather than pass them. */
+	if (p->params_dropped > 0) {
+		reply_line(&s->rp, 555, 0, "5.5.4 Unsupported option");
+		return -1;
+	}
 	for (size_t i = 0; i < p->nparams; i++) {
 		const struct smtp_param *q = &p->params[i];
 
@@ -510,6 +515,8 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 	json_object_object_add(d, "headers", message_headers_json(s->headers));
 	json_object_object_add(d, "attachments", mime_finish(s->mime));
 	json_object_object_add(d, "mime_parts", json_object_new_int64((int64_t)s->mime->parts));
+	if (s->mime->attachments > MIME_ATTACHMENTS_MAX)
+		json_object_object_add(d, "attachments_count", json_object_new_int64((int64_t)s->mime->attachments));
 	if (dp->ended)
 		session_add_reply(s, d);
 	event_emit(s->ev, EV_MESSAGE, d);

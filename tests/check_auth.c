@@ -1,4 +1,5 @@
 /* check_auth.c - AUTH PLAIN, LOGIN, CRAM-MD5, policies, offers, limits. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,21 @@ START_TEST(eof_inside_auth)
 }
 END_TEST
 
+START_TEST(answer_too_long)
+{
+	static char text[2048];
+	size_t o = (size_t)snprintf(text, sizeof(text), "EHLO x\r\nAUTH LOGIN\r\n");
+
+	cfg.max_line_length = 512;
+	memset(text + o, 'A', 600);
+	snprintf(text + o + 600, sizeof(text) - o - 600, "\r\nQUIT\r\n");
+	session(text, "220 250 334 500 221");
+	ck_assert_ptr_nonnull(strstr(r.replies, "500 5.5.6 Authentication Exchange line is too long\r\n"));
+	ck_assert_str_eq(test_str(test_event(&r, "auth", 0), "data.result"), "too_long");
+	ck_assert_int_eq(test_int(test_event(&r, "auth", 0), "data.answer_length"), 600);
+}
+END_TEST
+
 Suite *suite_auth(void)
 {
 	Suite *s = suite_create("auth");
@@ -189,6 +205,7 @@ Suite *suite_auth(void)
 	tcase_add_test(tc, submission_port_wants_tls);
 	tcase_add_test(tc, tries_limited);
 	tcase_add_test(tc, eof_inside_auth);
+	tcase_add_test(tc, answer_too_long);
 	suite_add_tcase(s, tc);
 	return s;
 }
