@@ -1,18 +1,40 @@
 /*
  * conn.c - blocking reads and writes on the client descriptors, bounded by
  * an idle deadline per call and a session deadline, both monotonic.
- * poll(2) is interrupted by signals (no SA_RESTART), so a SIGTERM ends a
- * wait at once and the session can still log its end.
+ * A stop signal (SIGTERM, the session alarm, a sandbox refusal) wakes any
+ * wait through a self-pipe, however close to the poll(2) it lands, and
+ * writes to a socket never block, so the session can always log its end.
  */
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
 
 volatile sig_atomic_t conn_stop_signal;
+static int stop_pipe[2] = { -1, -1 };
+
+int conn_stop_init(void)
+{
+	if (stop_pipe[0] >= 0)
+		return 0;
+	return pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC);
+}
+
+void conn_stop(int sig)
+{
+	int saved = errno;
+
+	conn_stop_signal = sig;
+	if (stop_pipe[1] >= 0)
+		(void)!write(stop_pipe[1], "", 1);
+	errno = saved;
+}
 
 static ssize_t fd_read(struct conn *c, void *buf, size_t n)
 {
@@ -21,6 +43,9 @@ static ssize_t fd_read(struct conn *c, void *buf, size_t n)
 
 static ssize_t fd_write(struct conn *c, const void *buf, size_t n)
 {
+	/* A client that never reads must not hold us in write(2): wait in poll. */
+	if (c->is_socket)
+		return send(c->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	return write(c->wfd, buf, n);
 }
 
@@ -32,12 +57,17 @@ static int fd_pending(struct conn *c)
 
 static int fd_wait(struct conn *c, short events, int timeout_ms)
 {
-	struct pollfd p;
+	struct pollfd p[2] = {
+		{ .fd = events == POLLIN ? c->rfd : c->wfd, .events = events },
+		{ .fd = c->stop_fd, .events = POLLIN },
+	};
+	int r = poll(p, c->stop_fd >= 0 ? 2 : 1, timeout_ms);
 
-	p.fd = events == POLLIN ? c->rfd : c->wfd;
-	p.events = events;
-	p.revents = 0;
-	return poll(&p, 1, timeout_ms);
+	if (r > 0 && p[0].revents == 0) {
+		errno = EINTR; /* only the stop pipe: the caller looks at the flag */
+		return -1;
+	}
+	return r;
 }
 
 static const struct conn_ops fd_ops = {
@@ -62,6 +92,12 @@ void conn_init_fd(struct conn *c, int rfd, int wfd)
 	c->ctx = NULL;
 	c->rfd = rfd;
 	c->wfd = wfd;
+	c->stop_fd = stop_pipe[0];
+	{
+		struct stat st;
+
+		c->is_socket = wfd >= 0 && fstat(wfd, &st) == 0 && S_ISSOCK(st.st_mode);
+	}
 	c->idle_ms = 0;
 	c->session_deadline = 0;
 	c->status = CONN_OK;

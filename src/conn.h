@@ -38,6 +38,8 @@ struct conn {
 	const struct conn_ops *ops;
 	void *ctx;
 	int rfd, wfd;
+	int stop_fd;   /* read end of the stop pipe, polled beside rfd/wfd; -1: none */
+	int is_socket; /* wfd is a socket: writes never block (MSG_DONTWAIT) */
 	int64_t idle_ms;          /* 0: no idle limit */
 	int64_t session_deadline; /* monotonic ms; 0: none */
 	enum conn_status status;  /* why the last call returned <= 0 */
@@ -46,6 +48,15 @@ struct conn {
 
 /* Set by the SIGTERM/SIGINT/SIGHUP handler; every wait gives up when set. */
 extern volatile sig_atomic_t conn_stop_signal;
+
+/*
+ * The stop pipe: a signal handler writes a byte to it, and every wait polls
+ * it beside the client descriptor, so a signal that lands just before a
+ * poll(2) is not missed. conn_stop_init makes it (once, at start-up).
+ */
+int conn_stop_init(void);
+/* For signal handlers: records sig and wakes any wait. Async-signal-safe. */
+void conn_stop(int sig);
 
 void conn_init_fd(struct conn *c, int rfd, int wfd);
 /* 1 (and status set) when a signal asked the session to stop. */

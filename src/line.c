@@ -105,6 +105,7 @@ int line_read(struct line_reader *lr)
 			if (!cr_held)
 				lr->flags |= LINE_BARE_LF;
 			lr->line[lr->len] = '\0';
+			lr->partial = 0;
 			return 1;
 		}
 		lr->start = lr->end;
@@ -113,6 +114,7 @@ int line_read(struct line_reader *lr)
 			if (cr_held)
 				line_take(lr, (const unsigned char *)"\r", 1);
 			lr->line[lr->len] = '\0';
+			lr->partial = 1;
 			return r;
 		}
 	}

@@ -30,6 +30,7 @@ struct line_reader {
 	size_t len;   /* bytes kept in line */
 	size_t total; /* bytes of the line as sent, without its line end */
 	unsigned flags;
+	int partial; /* the last line_read stopped inside a line (EOF, signal, timeout) */
 	/* Called before every blocking read, to send pending replies. */
 	int (*flush)(void *arg);
 	void *flush_arg;

@@ -28,13 +28,17 @@
 
 static void on_signal(int sig)
 {
-	conn_stop_signal = sig;
+	conn_stop(sig);
 }
 
 static void signals(void)
 {
 	struct sigaction sa;
 
+	if (conn_stop_init() < 0) {
+		perror("smtpot: pipe");
+		exit(EX_OSERR);
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);

@@ -27,7 +27,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
 	(void)sig;
 	sandbox_violation = si->si_syscall != 0 ? si->si_syscall : -1;
-	conn_stop_signal = SIGSYS;
+	conn_stop(SIGSYS);
 #if defined(__x86_64__)
 	((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RAX] = -EPERM;
 #elif defined(__aarch64__)

@@ -468,8 +468,6 @@ static const char *end_form(const struct session *s, int r)
 {
 	if (r == 0)
 		return "eof";
-	if (s->rp.failed)
-		return "write_error";
 	switch (s->conn->status) {
 	case CONN_IDLE_TIMEOUT:
 	case CONN_SESSION_TIMEOUT:
@@ -477,7 +475,7 @@ static const char *end_form(const struct session *s, int r)
 	case CONN_SIGNAL:
 		return "signal";
 	default:
-		return "read_error";
+		return s->rp.failed ? "write_error" : "read_error";
 	}
 }
 
@@ -746,7 +744,8 @@ static void disconnect_event(struct session *s)
 	json_object_object_add(c, "verbs", verbs);
 	json_object_object_add(d, "counters", c);
 	json_object_object_add(d, "sandbox", json_object_new_string(s->sandbox != NULL ? s->sandbox : "off"));
-	if (strcmp(s->end_reason, "eof") == 0 && s->lr.total > 0)
+	if (s->lr.partial && s->lr.total > 0 && s->lr.len <= s->lr.max &&
+	    (strcmp(s->end_reason, "eof") == 0 || strcmp(s->end_reason, "signal") == 0))
 		text_put_prefix(d, "unterminated_line", s->lr.line, s->lr.len, s->lr.total);
 	if (strcmp(s->end_reason, "signal") == 0)
 		json_object_object_add(d, "signal", json_object_new_int(conn_stop_signal));
@@ -761,10 +760,7 @@ void session_read_failed(struct session *s, int r, const char *phase)
 		session_end(s, strcmp(phase, "data") == 0 ? "eof_in_data" : "eof");
 		return;
 	}
-	if (s->rp.failed) {
-		session_end(s, "write_error");
-		return;
-	}
+	/* A signal or a deadline that interrupted a write is that, not a write error. */
 	switch (s->conn->status) {
 	case CONN_IDLE_TIMEOUT:
 	case CONN_SESSION_TIMEOUT:
@@ -782,7 +778,7 @@ void session_read_failed(struct session *s, int r, const char *phase)
 		}
 		break;
 	default:
-		session_end(s, "read_error");
+		session_end(s, s->rp.failed ? "write_error" : "read_error");
 		break;
 	}
 }

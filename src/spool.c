@@ -63,7 +63,7 @@ int spool_begin(struct spool *s)
 	s->err = 0;
 	s->err_what = NULL;
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		fail(s, "getrandom");
+		fail(s, "spool name");
 		return -1;
 	}
 	snprintf(s->tmpname, sizeof(s->tmpname), ".tmp.%d.%02x%02x%02x%02x%02x%02x%02x%02x",
@@ -71,7 +71,7 @@ int spool_begin(struct spool *s)
 	s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		       0600);
 	if (s->fd < 0) {
-		fail(s, "create");
+		fail(s, "spool create");
 		return -1;
 	}
 	return 0;
@@ -89,7 +89,7 @@ static void spool_drain(struct spool *s)
 		if (w <= 0) {
 			if (w == 0)
 				errno = ENOSPC;
-			fail(s, "write");
+			fail(s, "spool write");
 			break;
 		}
 		off += (size_t)w;
@@ -116,7 +116,7 @@ void spool_write(struct spool *s, const void *p, size_t n)
 				if (w <= 0) {
 					if (w == 0)
 						errno = ENOSPC;
-					fail(s, "write");
+					fail(s, "spool write");
 					return;
 				}
 				c += w;
@@ -151,7 +151,7 @@ int spool_commit(struct spool *s, const char hex[65], char name[80])
 		return -1;
 	spool_drain(s);
 	if (close(s->fd) < 0)
-		fail(s, "close");
+		fail(s, "spool close");
 	s->fd = -1;
 	if (s->err != 0) {
 		unlinkat(s->dirfd, s->tmpname, 0);
@@ -165,6 +165,6 @@ int spool_commit(struct spool *s, const char hex[65], char name[80])
 	if (e == EEXIST)
 		return 1;
 	errno = e;
-	fail(s, "link");
+	fail(s, "spool link");
 	return -1;
 }

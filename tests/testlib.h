@@ -73,5 +73,7 @@ Suite *suite_spool(void);
 Suite *suite_auth(void);
 Suite *suite_tlsfp(void);
 Suite *suite_mime(void);
+Suite *suite_sink(void);
+Suite *suite_hostile(void);
 
 #endif

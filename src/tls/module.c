@@ -130,12 +130,21 @@ static int t_pending(struct conn *c)
 	return SSL_pending(t->ssl) > 0;
 }
 
+/* Like the plain wait: the client descriptor and the stop pipe. */
 static int t_wait(struct conn *c, short events, int timeout_ms)
 {
 	struct tls_conn *t = c->ctx;
-	struct pollfd p = { .fd = events == POLLIN ? t->rfd : t->wfd, .events = events };
+	struct pollfd p[2] = {
+		{ .fd = events == POLLIN ? t->rfd : t->wfd, .events = events },
+		{ .fd = c->stop_fd, .events = POLLIN },
+	};
+	int r = poll(p, c->stop_fd >= 0 ? 2 : 1, timeout_ms);
 
-	return poll(&p, 1, timeout_ms);
+	if (r > 0 && p[0].revents == 0) {
+		errno = EINTR;
+		return -1;
+	}
+	return r;
 }
 
 /* Sends close_notify once, without waiting for the client's, and frees. */
