@@ -4,6 +4,8 @@
 #   make run        install what is missing, start smtpot on 127.0.0.1:2525
 #   make check      install what is missing, run every test
 #   make check-sanitize   the unit and transcript tests under ASan+UBSan
+#   make fuzz       the libFuzzer harnesses, 60 s each (make fuzz-ci: 10 s each)
+#   make bench      smtpot against peers, see bench/README.md
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -39,7 +41,7 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 BUILD_PKGS = gcc make pkg-config libjson-c-dev libsystemd-dev libssl-dev libseccomp-dev
 RUN_PKGS = $(BUILD_PKGS) systemd swaks openssl
 TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl strace \
-	systemd-container xinetd mandoc \
+	systemd-container xinetd mandoc clang-14 libclang-rt-14-dev \
 	libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 
 .PHONY: all run check check-unit check-e2e check-sanitize check-valgrind check-deploy \
@@ -91,7 +93,7 @@ tests/check_smtpot: $(TEST_SRCS) $(LIB_OBJS) tests/testlib.h
 
 check: deps-test
 	$(MAKE) smtpot smtpot-tls.so tests/check_smtpot
-	$(MAKE) check-unit check-valgrind check-sanitize check-e2e check-deploy
+	$(MAKE) check-unit check-valgrind check-sanitize check-e2e check-deploy fuzz-ci
 
 check-unit: tests/check_smtpot
 	tests/check_smtpot
@@ -195,6 +197,59 @@ check-deploy: smtpot smtpot-tls.so
 
 .PHONY: install uninstall check-deploy
 
+# --- fuzzing: libFuzzer harnesses in tests/fuzz/ (clang) --------------------
+#   make fuzz          replay tests/fuzz/regressions/, then each harness for
+#                      FUZZ_SECONDS (default 60); fails on any crash
+#   make fuzz-ci       the same in about a minute (10 s per harness)
+#   make fuzz-regress  replay tests/fuzz/regressions/ only
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZERS = line address data message session tlsfp
+FUZZ_PKGS = $(BUILD_PKGS) clang-14 libclang-rt-14-dev python3
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(PKG_CFLAGS) \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# Coverage only where it guides: the code under test, not the harnesses' checks.
+FUZZ_LIB_OBJS = $(LIB_SRCS:src/%.c=build-fuzz/obj/%.o)
+FUZZ_BINS = $(FUZZERS:%=build-fuzz/fuzz_%)
+# fuzz_session sees the bytes the DATA machine emits by wrapping data_init.
+FUZZ_LDFLAGS_session = -Wl,--wrap=data_init
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-regress deps-fuzz
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZERS:%=build-fuzz/obj/fuzz_%.o) build-fuzz/obj/fuzz_util.o
+
+deps-fuzz:
+	@sh tests/deps.sh $(FUZZ_PKGS)
+
+build-fuzz/obj:
+	mkdir -p $@
+
+build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build-fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Ibuild -c -o $@ $<
+build-fuzz/obj/sandbox.o: build/sandbox_bpf.h
+
+build-fuzz/obj/fuzz_%.o: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(wildcard src/*.h) | build-fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -c -o $@ $<
+
+build-fuzz/fuzz_%: build-fuzz/obj/fuzz_%.o build-fuzz/obj/fuzz_util.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/obj/fuzz_util.o \
+		$(FUZZ_LIB_OBJS) $(FUZZ_LDFLAGS_$*) $(PKG_LIBS)
+
+build-fuzz/seeds: tests/fuzz/make-seeds.py | build-fuzz/obj
+	rm -rf $@ && python3 tests/fuzz/make-seeds.py $@
+
+fuzz-build: $(FUZZ_BINS) build-fuzz/seeds
+
+fuzz: deps-fuzz
+	$(MAKE) fuzz-build
+	sh tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=10
+
+fuzz-regress: deps-fuzz
+	$(MAKE) fuzz-build
+	sh tests/fuzz/run-regressions.sh $(FUZZERS)
+
 clean:
-	rm -rf build build-san smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san \
+	rm -rf build build-san build-fuzz smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san \
 		tests/sandbox_probe.so

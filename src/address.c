@@ -128,7 +128,7 @@ enum size_check address_size(const char *v, size_t n, unsigned long long limit,
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			return SIZE_SYNTAX;
-		if (x > limit)
+		if (x > limit || x > (~0ULL - 9) / 10)
 			big = 1; /* stop growing: no overflow, the answer is known */
 		else
 			x = x * 10 + (unsigned)(v[i] - '0');

@@ -48,8 +48,9 @@ void message_headers_feed(struct message_headers *m, const unsigned char *p, siz
 		}
 	}
 	if (i > sizeof(m->block) - m->len) {
+		/* Cut before its end (even if the end was in this piece): say so. */
 		i = sizeof(m->block) - m->len;
-		m->full = !m->done;
+		m->full = 1;
 	}
 	memcpy(m->block + m->len, p, i);
 	m->len += i;

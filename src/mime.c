@@ -206,7 +206,7 @@ static void end_part(struct mime_scan *m)
 	sha256_hex(d, hex);
 	a = json_object_new_object();
 	text_put_str(a, "filename", m->part.filename);
-	json_object_object_add(a, "content_type", json_object_new_string(m->part.type[0] ? m->part.type : "text/plain"));
+	text_put_str(a, "content_type", m->part.type[0] ? m->part.type : "text/plain");
 	if (m->part.encoding[0] != '\0')
 		text_put_str(a, "encoding", m->part.encoding);
 	json_object_object_add(a, "size", json_object_new_int64((int64_t)m->size));
