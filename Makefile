@@ -19,8 +19,7 @@ WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototype
        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla
 HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -fno-strict-overflow
 OPT ?= -O2 -g
-# libsystemd's header only: the library itself is loaded on demand (sink_journal.c).
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libsystemd 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 # json-c is linked statically: each connection is a new process, and mapping
 # and relocating one more shared library is a measurable part of its start.
 PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null) -Wl,-Bdynamic
@@ -38,7 +37,7 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # Debian packages each target needs; installed when missing (as root), else the
 # exact command is printed.
-BUILD_PKGS = gcc make pkg-config libjson-c-dev libsystemd-dev libssl-dev libseccomp-dev
+BUILD_PKGS = gcc make pkg-config libjson-c-dev libssl-dev libseccomp-dev
 RUN_PKGS = $(BUILD_PKGS) systemd swaks openssl
 TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl strace \
 	systemd-container xinetd mandoc clang-14 libclang-rt-14-dev \

@@ -50,8 +50,13 @@ static void blocks_c(uint32_t h[8], const unsigned char *p, size_t nblocks)
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
 #include <immintrin.h>
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <sys/platform/x86.h>
+#define HAVE_X86_PLATFORM 1
+#else
+#include <cpuid.h>
+#endif
 
 /* The SHA-NI block function, after Intel's description of the extensions. */
 __attribute__((target("sha,sse4.1"))) static void blocks_ni(uint32_t h[8], const unsigned char *p,
@@ -126,13 +131,21 @@ static void (*blocks)(uint32_t h[8], const unsigned char *p, size_t nblocks) = b
 
 static void blocks_pick(uint32_t h[8], const unsigned char *p, size_t nblocks)
 {
+	int sha, sse41;
+#ifdef HAVE_X86_PLATFORM
+	/*
+	 * What the dynamic loader found at start-up: no CPUID here, which in a
+	 * virtual machine traps to the hypervisor and costs more than hashing
+	 * a small message.
+	 */
+	sha = CPU_FEATURE_ACTIVE(SHA);
+	sse41 = CPU_FEATURE_ACTIVE(SSE4_1) && CPU_FEATURE_ACTIVE(SSSE3);
+#else
 	unsigned a, b, c, d;
-	int sha = 0, sse41 = 0;
 
-	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		sha = (b >> 29) & 1;
-	if (__get_cpuid(1, &a, &b, &c, &d))
-		sse41 = (c >> 19) & 1 && (c >> 9) & 1; /* SSE4.1 and SSSE3 */
+	sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29) & 1;
+	sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c >> 19) & 1 && (c >> 9) & 1;
+#endif
 	blocks = sha && sse41 ? blocks_ni : blocks_c;
 	blocks(h, p, nblocks);
 }
