@@ -77,12 +77,11 @@ int spool_begin(struct spool *s)
 	return 0;
 }
 
-static void spool_drain(struct spool *s)
+/* Writes all of p[0..n) to the temporary file; the first failure is kept. */
+static void put_all(struct spool *s, const char *p, size_t n)
 {
-	size_t off = 0;
-
-	while (off < s->fill && s->err == 0) {
-		ssize_t w = write(s->fd, s->buf + off, s->fill - off);
+	while (n > 0 && s->err == 0) {
+		ssize_t w = write(s->fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -90,10 +89,16 @@ static void spool_drain(struct spool *s)
 			if (w == 0)
 				errno = ENOSPC;
 			fail(s, "spool write");
-			break;
+			return;
 		}
-		off += (size_t)w;
+		p += w;
+		n -= (size_t)w;
 	}
+}
+
+static void spool_drain(struct spool *s)
+{
+	put_all(s, s->buf, s->fill);
 	s->fill = 0;
 }
 
@@ -103,27 +108,14 @@ void spool_write(struct spool *s, const void *p, size_t n)
 
 	if (s->fd < 0 || s->err != 0)
 		return;
+	/* Big pieces skip the copy when the buffer is empty. */
+	if (s->fill == 0 && n >= SPOOL_BUFFER_SIZE) {
+		put_all(s, c, n);
+		return;
+	}
 	while (n > 0) {
 		size_t take = SPOOL_BUFFER_SIZE - s->fill < n ? SPOOL_BUFFER_SIZE - s->fill : n;
 
-		/* Big pieces skip the copy when the buffer is empty. */
-		if (s->fill == 0 && n >= SPOOL_BUFFER_SIZE) {
-			while (n > 0 && s->err == 0) {
-				ssize_t w = write(s->fd, c, n);
-
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w <= 0) {
-					if (w == 0)
-						errno = ENOSPC;
-					fail(s, "spool write");
-					return;
-				}
-				c += w;
-				n -= (size_t)w;
-			}
-			return;
-		}
 		memcpy(s->buf + s->fill, c, take);
 		s->fill += take;
 		c += take;

@@ -99,6 +99,11 @@ static ssize_t t_read(struct conn *c, void *buf, size_t n)
 			return 0; /* the peer went away without close_notify */
 		return -1;
 	default:
+		/* OpenSSL 3 reports a missing close_notify this way: still an end. */
+		if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			return 0;
+		}
 		errno = EPROTO;
 		return -1;
 	}
