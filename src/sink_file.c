@@ -5,10 +5,11 @@
  * opens the new name). A short write (a full disk) is a loss: it is
  * counted, reported once, and the fragment is cut off again when nothing
  * was appended after it. One limit remains: SIGKILL can stop a write of
- * several pages between two pages, leaving the killed session's event cut
- * (no signal that smtpot handles does this). A session's first event
- * starts on a new line when the file does not end with one, so the next
- * session never glues its events to such a fragment.
+ * several pages between two pages, leaving the killed session's event cut,
+ * and the next event appended then continues that line (no signal that
+ * smtpot handles does this). Looking at the file's last byte to start a
+ * new line was tried and dropped: a concurrent append that crosses a page
+ * is seen half done, which made blank lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +23,7 @@
 struct file_ctx {
 	int fd;
 	int open_errno;
-	int checked; /* the file's tail was looked at (first event) */
 };
-
-/* 1 when a regular file does not end with a newline (a killed writer's fragment). */
-static int torn_tail(int fd)
-{
-	struct stat st;
-	char last;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	       pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
-}
 
 static int file_write(struct sink *s, const struct event_record *r)
 {
@@ -45,24 +35,11 @@ static int file_write(struct sink *s, const struct event_record *r)
 		return -1;
 	}
 	/* The record ends in its newline already: one write, no copy. */
-	if (!f->checked) {
-		f->checked = 1;
-		if (torn_tail(f->fd)) {
-			r->json[-1] = '\n'; /* in the headroom: still one write */
-			do
-				w = write(f->fd, r->json - 1, r->len + 2);
-			while (w < 0 && errno == EINTR);
-			if (w == (ssize_t)(r->len + 2))
-				return 0;
-			goto failed;
-		}
-	}
 	do
 		w = write(f->fd, r->json, r->len + 1);
 	while (w < 0 && errno == EINTR);
 	if (w == (ssize_t)(r->len + 1))
 		return 0;
-failed:
 	if (w > 0) {
 		struct stat st;
 		off_t end = lseek(f->fd, 0, SEEK_CUR);
@@ -110,11 +87,7 @@ static struct sink *file_sink(int fd, int err, const char *name)
 
 struct sink *sink_file_open(const char *path)
 {
-	/* Read access only to look at the last byte (torn_tail); write-only will do. */
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-
-	if (fd < 0 && errno == EACCES)
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 
 	return file_sink(fd, fd < 0 ? errno : 0, "log file");
 }

@@ -10,28 +10,11 @@
 #define CH(s) { s, sizeof(s) - 1, 0 }
 #define SPLIT(s) { s, sizeof(s) - 1, 200 }
 
-static struct config cfg;
-static struct run r;
-
-static void setup(void)
-{
-	test_config(&cfg);
-}
-
-static void teardown(void)
-{
-	test_run_free(&r);
-	config_free(&cfg);
-}
 
 static void run(const struct chunk *ch, size_t n, const char *codes)
 {
-	char got[512];
-
-	test_session(&cfg, ch, n, &r);
-	test_codes(&r, got, sizeof(got));
-	ck_assert_str_eq(got, codes);
-	test_invariants(&r);
+	test_session(&test_cfg, ch, n, &test_r);
+	test_expect(&test_r, codes);
 }
 
 START_TEST(c1_smuggled_end_of_data)
@@ -46,10 +29,10 @@ START_TEST(c1_smuggled_end_of_data)
 	json_object *m;
 
 	run(ch, 4, "220 250 250 250 354 250 221");
-	ck_assert_uint_eq(test_count(&r, "message"), 1);
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 1);
-	ck_assert_str_eq(test_str(test_event(&r, "mail_from", 0), "data.from"), "a@example.com");
-	m = test_event(&r, "message", 0);
+	ck_assert_uint_eq(test_count(&test_r, "message"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 1);
+	ck_assert_str_eq(test_str(test_event(&test_r, "mail_from", 0), "data.from"), "a@example.com");
+	m = test_event(&test_r, "message", 0);
 	ck_assert_int_eq(test_int(m, "data.anomalies.smuggling.count"), 1);
 	ck_assert_str_eq(test_str(m, "data.anomalies.smuggling.dot_lines.0.form"), "\n.\r\n");
 	ck_assert_int_eq(test_int(m, "data.anomalies.smuggling.dot_lines.0.offset"), 22);
@@ -68,13 +51,13 @@ START_TEST(c2_bare_lf_session)
 	json_object *m;
 
 	run(ch, 5, "220 250 250 250 354");
-	ck_assert_str_eq(test_str(test_event(&r, "helo", 0), "data.flags.0"), "bare_lf");
-	ck_assert_str_eq(test_str(test_event(&r, "data", 0), "data.flags.0"), "bare_lf");
-	m = test_event(&r, "message", 0);
+	ck_assert_str_eq(test_str(test_event(&test_r, "helo", 0), "data.flags.0"), "bare_lf");
+	ck_assert_str_eq(test_str(test_event(&test_r, "data", 0), "data.flags.0"), "bare_lf");
+	m = test_event(&test_r, "message", 0);
 	ck_assert(!json_object_get_boolean(test_get(m, "data.complete")));
 	ck_assert_int_eq(test_int(m, "data.size"), strlen("Subject: lf\n\nbody\n.\nQUIT\n"));
 	ck_assert_str_eq(test_str(m, "data.end"), "eof");
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "eof_in_data");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "eof_in_data");
 	ck_assert_int_eq(test_int(m, "data.anomalies.bare_lf.count"), 5);
 }
 END_TEST
@@ -89,12 +72,12 @@ START_TEST(c3_pipelining)
 	json_object *m;
 
 	run(ch, 2, "220 250 250 250 250 354 250 221");
-	m = test_event(&r, "message", 0);
+	m = test_event(&test_r, "message", 0);
 	ck_assert_uint_eq(json_object_array_length(test_get(m, "data.to")), 2);
 	ck_assert_str_eq(test_str(m, "data.to.1"), "c@example.com");
 	ck_assert_str_eq(test_str(m, "data.headers.subject"), "t");
 	/* All replies to the burst went out together, after the banner and EHLO reply. */
-	ck_assert_ptr_nonnull(strstr(r.replies, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 "));
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 "));
 }
 END_TEST
 
@@ -107,10 +90,10 @@ START_TEST(c4_splits)
 	json_object *h;
 
 	run(ch, 4, "220 250 250 221");
-	h = test_event(&r, "helo", 0);
+	h = test_event(&test_r, "helo", 0);
 	ck_assert_str_eq(test_str(h, "data.name"), "client.example.com");
 	ck_assert_ptr_null(test_get(h, "data.flags"));
-	ck_assert_str_eq(test_str(test_event(&r, "mail_from", 0), "data.from"), "caf\xc3\xa9@example.com");
+	ck_assert_str_eq(test_str(test_event(&test_r, "mail_from", 0), "data.from"), "caf\xc3\xa9@example.com");
 }
 END_TEST
 
@@ -122,10 +105,10 @@ START_TEST(c5_not_utf8)
 	json_object *u, *e;
 
 	run(ch, 3, "220 500 250 221");
-	u = test_event(&r, "unknown_command", 0);
+	u = test_event(&test_r, "unknown_command", 0);
 	ck_assert_str_eq(test_str(u, "data.line"), "X\xef\xbf\xbdX");
 	ck_assert_str_eq(test_str(u, "data.line_b64"), "WIBY");
-	e = test_event(&r, "ehlo", 0);
+	e = test_event(&test_r, "ehlo", 0);
 	ck_assert_str_eq(test_str(e, "data.name_b64"), "Y2xpZW50LmV4YW1wbGUuY29t/w==");
 }
 END_TEST
@@ -142,12 +125,12 @@ START_TEST(c6_nul)
 	const char *name;
 
 	run(ch, 4, "220 250 250 250 354 250 221");
-	h = test_event(&r, "helo", 0);
+	h = test_event(&test_r, "helo", 0);
 	name = json_object_get_string(test_get(h, "data.name"));
 	ck_assert_int_eq(json_object_get_string_len(test_get(h, "data.name")), 19);
 	ck_assert_int_eq(memcmp(name, "client.exa\0mple.com", 19), 0);
 	ck_assert_str_eq(test_str(h, "data.flags.0"), "nul");
-	m = test_event(&r, "message", 0);
+	m = test_event(&test_r, "message", 0);
 	ck_assert_int_eq(test_int(m, "data.size"), 30);
 	ck_assert_int_eq(test_int(m, "data.anomalies.nul.count"), 1);
 	ck_assert_int_eq(test_int(m, "data.anomalies.nul.first_offset"), 22);
@@ -164,12 +147,12 @@ START_TEST(c7_huge_ehlo)
 	memset(big + 5, 'a', 100000);
 	memcpy(big + 100005, "\r\n", 3);
 	run(ch, 2, "220 500 221");
-	l = test_event(&r, "limit", 0);
+	l = test_event(&test_r, "limit", 0);
 	ck_assert_str_eq(test_str(l, "data.limit"), "line_length");
 	ck_assert_int_eq(test_int(l, "data.line_length"), 100005);
 	ck_assert(json_object_get_boolean(test_get(l, "data.line_truncated")));
-	ck_assert_uint_eq(strlen(test_str(l, "data.line")), cfg.max_line_length);
-	ck_assert_uint_eq(test_count(&r, "ehlo"), 0);
+	ck_assert_uint_eq(strlen(test_str(l, "data.line")), test_cfg.max_line_length);
+	ck_assert_uint_eq(test_count(&test_r, "ehlo"), 0);
 }
 END_TEST
 
@@ -180,17 +163,17 @@ START_TEST(c8_trickle)
 
 	for (int i = 1; i < 16; i++)
 		ch[i] = (struct chunk){ "x", 1, 3000 };
-	cfg.idle_timeout = 5;
-	cfg.session_timeout = 15;
+	test_cfg.idle_timeout = 5;
+	test_cfg.session_timeout = 15;
 	run(ch, 16, "220 250 421");
-	t = test_event(&r, "timeout", 0);
+	t = test_event(&test_r, "timeout", 0);
 	ck_assert_str_eq(test_str(t, "data.timeout"), "session");
 	/* Bytes arrive at 3 s, 6 s, ... up to the 15 s session limit. */
 	ck_assert_uint_ge(strlen(test_str(t, "data.partial_line")), 4);
 	ck_assert_uint_le(strlen(test_str(t, "data.partial_line")), 5);
 	ck_assert_int_eq(test_now_ms - 1000000, 15000);
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "timeout");
-	ck_assert_int_le(test_int(test_event(&r, "disconnect", 0), "data.duration_ms"), 15000);
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "timeout");
+	ck_assert_int_le(test_int(test_event(&test_r, "disconnect", 0), "data.duration_ms"), 15000);
 }
 END_TEST
 
@@ -203,11 +186,11 @@ START_TEST(c9_eof_in_data)
 	json_object *m;
 
 	run(ch, 2, "220 250 250 250 354");
-	m = test_event(&r, "message", 0);
+	m = test_event(&test_r, "message", 0);
 	ck_assert(!json_object_get_boolean(test_get(m, "data.complete")));
 	ck_assert_int_eq(test_int(m, "data.size"), strlen("Subject: partial\r\n\r\nhalf a messa"));
 	ck_assert_str_eq(test_str(m, "data.headers.subject"), "partial");
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "eof_in_data");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "eof_in_data");
 }
 END_TEST
 
@@ -218,10 +201,10 @@ START_TEST(c10_helo_without_name)
 	};
 
 	run(ch, 4, "220 501 501 250 221");
-	ck_assert_int_eq(test_int(test_event(&r, "helo", 0), "data.code"), 501);
-	ck_assert_str_eq(test_str(test_event(&r, "helo", 0), "data.reply"), "501 5.5.4 Syntax: HELO hostname");
-	ck_assert_int_eq(test_int(test_event(&r, "ehlo", 0), "data.code"), 501);
-	ck_assert_str_eq(test_str(test_event(&r, "ehlo", 0), "data.line"), "EHLO ");
+	ck_assert_int_eq(test_int(test_event(&test_r, "helo", 0), "data.code"), 501);
+	ck_assert_str_eq(test_str(test_event(&test_r, "helo", 0), "data.reply"), "501 5.5.4 Syntax: HELO hostname");
+	ck_assert_int_eq(test_int(test_event(&test_r, "ehlo", 0), "data.code"), 501);
+	ck_assert_str_eq(test_str(test_event(&test_r, "ehlo", 0), "data.line"), "EHLO ");
 }
 END_TEST
 
@@ -233,8 +216,8 @@ START_TEST(c11_null_sender)
 	};
 
 	run(ch, 6, "220 250 250 250 354 250 221");
-	ck_assert_str_eq(test_str(test_event(&r, "mail_from", 0), "data.from"), "");
-	ck_assert_str_eq(test_str(test_event(&r, "message", 0), "data.from"), "");
+	ck_assert_str_eq(test_str(test_event(&test_r, "mail_from", 0), "data.from"), "");
+	ck_assert_str_eq(test_str(test_event(&test_r, "message", 0), "data.from"), "");
 }
 END_TEST
 
@@ -252,17 +235,17 @@ START_TEST(c12_mail_parameters)
 	json_object *m;
 
 	run(ch, 7, "220 250 250 250 552 501 555 221");
-	m = test_event(&r, "mail_from", 0);
+	m = test_event(&test_r, "mail_from", 0);
 	ck_assert_str_eq(test_str(m, "data.params.0.name"), "SIZE");
 	ck_assert_str_eq(test_str(m, "data.params.0.value"), "1024");
 	ck_assert_str_eq(test_str(m, "data.params.1.name"), "BODY");
 	ck_assert_str_eq(test_str(m, "data.params.1.value"), "8bitmime");
-	m = test_event(&r, "mail_from", 4);
+	m = test_event(&test_r, "mail_from", 4);
 	ck_assert_str_eq(test_str(m, "data.params.0.value"), "99999999999999999999");
 	ck_assert_int_eq(test_int(m, "data.code"), 552);
-	m = test_event(&r, "mail_from", 5);
+	m = test_event(&test_r, "mail_from", 5);
 	ck_assert_int_eq(test_int(m, "data.code"), 501);
-	m = test_event(&r, "mail_from", 6);
+	m = test_event(&test_r, "mail_from", 6);
 	ck_assert_str_eq(test_str(m, "data.params.0.name"), "X-UNKNOWN");
 	ck_assert_int_eq(test_int(m, "data.code"), 555);
 }
@@ -273,7 +256,7 @@ Suite *suite_cases(void)
 	Suite *s = suite_create("cases");
 	TCase *tc = tcase_create("cases");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, test_setup, test_teardown);
 	tcase_add_test(tc, c1_smuggled_end_of_data);
 	tcase_add_test(tc, c2_bare_lf_session);
 	tcase_add_test(tc, c3_pipelining);

@@ -38,19 +38,6 @@
 
 #define CH(s) { s, sizeof(s) - 1, 0 }
 
-static struct config cfg;
-static struct run r;
-
-static void setup(void)
-{
-	test_config(&cfg);
-}
-
-static void teardown(void)
-{
-	test_run_free(&r);
-	config_free(&cfg);
-}
 
 /* --- helpers ----------------------------------------------------------- */
 
@@ -94,6 +81,22 @@ static void bfree(struct buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->n = b->cap = 0;
+}
+
+/* s gets "EHLO x", the line, "QUIT", each ended by CRLF. */
+static void ehlo_then_quit(struct buf *s, const struct buf *line)
+{
+	bputs(s, "EHLO x\r\n");
+	bput(s, line->p, line->n);
+	bputs(s, "\r\nQUIT\r\n");
+}
+
+/* One session over the bytes of b, arriving in one read, into test_r. */
+static void session_of(const struct buf *b)
+{
+	struct chunk ch[] = { { b->p, b->n, 0 } };
+
+	test_session(&test_cfg, ch, 1, &test_r);
 }
 
 /* Queue ids are random: "queued as XXXXXXXXXX" and "queue_id":"X..." become Q's. */
@@ -157,9 +160,9 @@ static void run_cuts(const struct config *c, const char *p, size_t n, const size
  */
 static void same_under_splits(const char *p, size_t n, size_t from, size_t to)
 {
-	test_run_free(&r);
-	run_cuts(&cfg, p, n, NULL, 0, &r);
-	test_invariants(&r);
+	test_run_free(&test_r);
+	run_cuts(&test_cfg, p, n, NULL, 0, &test_r);
+	test_invariants(&test_r);
 	if (from < 1)
 		from = 1;
 	if (to > n)
@@ -167,19 +170,10 @@ static void same_under_splits(const char *p, size_t n, size_t from, size_t to)
 	for (size_t cut = from; cut < to; cut++) {
 		struct run s;
 
-		run_cuts(&cfg, p, n, &cut, 1, &s);
-		assert_same_run(&r, &s, "cut at", cut);
+		run_cuts(&test_cfg, p, n, &cut, 1, &s);
+		assert_same_run(&test_r, &s, "cut at", cut);
 		test_run_free(&s);
 	}
-}
-
-static void codes_are(const struct run *x, const char *want)
-{
-	char got[8192];
-
-	test_codes(x, got, sizeof(got));
-	ck_assert_str_eq(got, want);
-	test_invariants(x);
 }
 
 /* The exact bytes of data.<key>: from <key>_b64 when present, else the string. */
@@ -460,8 +454,8 @@ static void use_spool(void)
 {
 	snprintf(spool_dir, sizeof(spool_dir), "/tmp/smtpot-hostile-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(spool_dir));
-	free(cfg.spool_dir);
-	cfg.spool_dir = strdup(spool_dir);
+	free(test_cfg.spool_dir);
+	test_cfg.spool_dir = strdup(spool_dir);
 }
 
 static void drop_spool(void)
@@ -564,19 +558,19 @@ START_TEST(split_every_byte)
 
 	rich_session(&b);
 	same_under_splits(b.p, b.n, 1, b.n);
-	codes_are(&r, rich_codes);
+	test_expect(&test_r, rich_codes);
 	/* The whole run is what it should be, not merely the same each time. */
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 2);
-	ck_assert_uint_eq(test_count(&r, "message"), 2);
-	ck_assert_str_eq(test_str(test_event(&r, "ehlo", 3), "data.name"), "caf\xc3\xa9.example");
-	assert_field(test_event(&r, "helo", 0), "name", "a\0b\rc", 5);
-	ck_assert(has_flag(test_event(&r, "helo", 0), "bare_lf"));
-	ck_assert(has_flag(test_event(&r, "helo", 0), "bare_cr"));
-	ck_assert(has_flag(test_event(&r, "helo", 0), "nul"));
-	assert_field(test_event(&r, "unknown_command", 0), "line", "X\x80\xffY", 4);
-	ck_assert_str_eq(test_str(test_event(&r, "auth", 0), "data.username"), "user");
-	ck_assert_str_eq(test_str(test_event(&r, "auth", 0), "data.password"), "pass");
-	m = test_event(&r, "message", 0);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 2);
+	ck_assert_uint_eq(test_count(&test_r, "message"), 2);
+	ck_assert_str_eq(test_str(test_event(&test_r, "ehlo", 3), "data.name"), "caf\xc3\xa9.example");
+	assert_field(test_event(&test_r, "helo", 0), "name", "a\0b\rc", 5);
+	ck_assert(has_flag(test_event(&test_r, "helo", 0), "bare_lf"));
+	ck_assert(has_flag(test_event(&test_r, "helo", 0), "bare_cr"));
+	ck_assert(has_flag(test_event(&test_r, "helo", 0), "nul"));
+	assert_field(test_event(&test_r, "unknown_command", 0), "line", "X\x80\xffY", 4);
+	ck_assert_str_eq(test_str(test_event(&test_r, "auth", 0), "data.username"), "user");
+	ck_assert_str_eq(test_str(test_event(&test_r, "auth", 0), "data.password"), "pass");
+	m = test_event(&test_r, "message", 0);
 	ck_assert(json_object_get_boolean(test_get(m, "data.complete")));
 	/* "..stuffed", and the dot of "\r\n.\r" (it starts a CRLF line). */
 	ck_assert_int_eq(test_int(m, "data.dots_unstuffed"), 2);
@@ -584,7 +578,7 @@ START_TEST(split_every_byte)
 	ck_assert_int_eq(test_int(m, "data.anomalies.nul.count"), 1);
 	ck_assert_int_eq(test_int(m, "data.anomalies.bare_cr.count"), 2);
 	ck_assert_int_eq(test_int(m, "data.anomalies.bare_lf.count"), 2);
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "quit");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "quit");
 	bfree(&b);
 }
 END_TEST
@@ -595,22 +589,22 @@ START_TEST(split_every_byte_long_lines)
 	struct buf b = { 0 };
 	json_object *m, *l;
 
-	cfg.max_line_length = 512;
+	test_cfg.max_line_length = 512;
 	bputs(&b, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
 	bfill(&b, 'L', 1000);
 	bputs(&b, "\r\n..\r\n.\r\nNOOP ");
 	bfill(&b, 'T', 600);
 	bputs(&b, "\r\nQUIT\r\n");
 	same_under_splits(b.p, b.n, 1, b.n);
-	codes_are(&r, "220 250 250 250 354 250 500 221");
-	m = test_event(&r, "message", 0);
+	test_expect(&test_r, "220 250 250 250 354 250 500 221");
+	m = test_event(&test_r, "message", 0);
 	ck_assert_int_eq(test_int(m, "data.size"), 1000 + 2 + 3);
 	ck_assert_int_eq(test_int(m, "data.anomalies.long_line.longest"), 1000);
 	ck_assert_int_eq(test_int(m, "data.dots_unstuffed"), 1);
-	l = test_event(&r, "limit", 0);
+	l = test_event(&test_r, "limit", 0);
 	ck_assert_int_eq(test_int(l, "data.line_length"), 605);
 	ck_assert(json_object_get_boolean(test_get(l, "data.line_truncated")));
-	ck_assert_uint_eq(test_count(&r, "noop"), 0);
+	ck_assert_uint_eq(test_count(&test_r, "noop"), 0);
 	bfree(&b);
 }
 END_TEST
@@ -622,13 +616,13 @@ START_TEST(one_byte_reads)
 	struct run s;
 
 	rich_session(&b);
-	run_cuts(&cfg, b.p, b.n, NULL, 0, &r);
+	run_cuts(&test_cfg, b.p, b.n, NULL, 0, &test_r);
 	ch = calloc(b.n, sizeof(*ch));
 	for (size_t i = 0; i < b.n; i++)
 		ch[i] = (struct chunk){ b.p + i, 1, 0 };
-	test_session(&cfg, ch, b.n, &s);
-	assert_same_run(&r, &s, "1-byte reads", 0);
-	codes_are(&s, rich_codes);
+	test_session(&test_cfg, ch, b.n, &s);
+	assert_same_run(&test_r, &s, "1-byte reads", 0);
+	test_expect(&s, rich_codes);
 	ck_assert_int_eq(test_int(test_event(&s, "disconnect", 0), "data.counters.bytes_in"), (long long)b.n);
 	test_run_free(&s);
 	free(ch);
@@ -643,14 +637,14 @@ START_TEST(three_reads_around_line_ends)
 	size_t n = sizeof(text) - 1;
 	struct run s;
 
-	run_cuts(&cfg, text, n, NULL, 0, &r);
-	codes_are(&r, "220 250 250 250 221");
+	run_cuts(&test_cfg, text, n, NULL, 0, &test_r);
+	test_expect(&test_r, "220 250 250 250 221");
 	for (size_t i = 1; i < n; i++) {
 		for (size_t j = i + 1; j < n && j <= i + 4; j++) {
 			size_t cuts[2] = { i, j };
 
-			run_cuts(&cfg, text, n, cuts, 2, &s);
-			assert_same_run(&r, &s, "cuts at", i * 1000 + j);
+			run_cuts(&test_cfg, text, n, cuts, 2, &s);
+			assert_same_run(&test_r, &s, "cuts at", i * 1000 + j);
 			test_run_free(&s);
 		}
 	}
@@ -671,19 +665,19 @@ START_TEST(end_of_data_every_pair_of_cuts)
 	json_object *m;
 	struct run s;
 
-	run_cuts(&cfg, p, n, NULL, 0, &r);
-	codes_are(&r, "220 250 250 250 354 250 250 250 354 250 221");
-	m = test_event(&r, "message", 0);
+	run_cuts(&test_cfg, p, n, NULL, 0, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 250 250 250 354 250 221");
+	m = test_event(&test_r, "message", 0);
 	assert_stored(m, "Subject: t\r\n\r\nbody\r\n.\r\n", 23);
 	ck_assert_int_eq(test_int(m, "data.dots_unstuffed"), 1);
 	ck_assert_ptr_null(test_get(m, "data.anomalies.smuggling"));
-	assert_stored(nth_event(&r, "message", 1), "", 0);
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 2);
+	assert_stored(nth_event(&test_r, "message", 1), "", 0);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 2);
 
 	/* Every single cut anywhere, then every pair of cuts around both ends of data. */
 	for (size_t cut = 1; cut < n; cut++) {
-		run_cuts(&cfg, p, n, &cut, 1, &s);
-		assert_same_run(&r, &s, "cut at", cut);
+		run_cuts(&test_cfg, p, n, &cut, 1, &s);
+		assert_same_run(&test_r, &s, "cut at", cut);
 		test_run_free(&s);
 	}
 	for (int which = 0; which < 2; which++) {
@@ -695,8 +689,8 @@ START_TEST(end_of_data_every_pair_of_cuts)
 			for (size_t j = i + 1; j < to; j++) {
 				size_t cuts[2] = { i, j };
 
-				run_cuts(&cfg, p, n, cuts, 2, &s);
-				assert_same_run(&r, &s, "cuts at", i * 1000 + j);
+				run_cuts(&test_cfg, p, n, cuts, 2, &s);
+				assert_same_run(&test_r, &s, "cuts at", i * 1000 + j);
 				test_run_free(&s);
 			}
 		}
@@ -712,10 +706,10 @@ START_TEST(end_of_data_byte_by_byte)
 		CH("\r"), CH("\n"), CH("QUIT\r\n"),
 	};
 
-	test_session(&cfg, ch, 7, &r);
-	codes_are(&r, "220 250 250 250 354 250 221");
-	assert_stored(test_event(&r, "message", 0), "hello\r\n", 7);
-	ck_assert(json_object_get_boolean(test_get(test_event(&r, "message", 0), "data.complete")));
+	test_session(&test_cfg, ch, 7, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 250 221");
+	assert_stored(test_event(&test_r, "message", 0), "hello\r\n", 7);
+	ck_assert(json_object_get_boolean(test_get(test_event(&test_r, "message", 0), "data.complete")));
 }
 END_TEST
 
@@ -739,18 +733,14 @@ START_TEST(end_of_data_at_read_edge)
 		for (size_t i = 0; i < body; i++)
 			bput(&b, i % 100 == 99 ? "\n" : "y", 1);
 		bputs(&b, tail);
-		{
-			struct chunk ch[] = { { b.p, b.n, 0 } };
-
-			test_session(&cfg, ch, 1, &r);
-		}
-		codes_are(&r, "220 250 250 250 354 250 250 221");
-		m = test_event(&r, "message", 0);
+		session_of(&b);
+		test_expect(&test_r, "220 250 250 250 354 250 250 221");
+		m = test_event(&test_r, "message", 0);
 		ck_assert(json_object_get_boolean(test_get(m, "data.complete")));
 		ck_assert_int_eq(test_int(m, "data.size"), (long long)body + 2);
 		ck_assert_int_eq(test_int(m, "data.received_bytes"), (long long)body + 2);
-		ck_assert_uint_eq(test_count(&r, "noop"), 1);
-		test_run_free(&r);
+		ck_assert_uint_eq(test_count(&test_r, "noop"), 1);
+		test_run_free(&test_r);
 		bfree(&b);
 	}
 }
@@ -800,13 +790,13 @@ START_TEST(smuggling_forms_in_session)
 
 	/* Whole, and cut at every byte from the fake end to the real one. */
 	same_under_splits(b.p, b.n, start + strlen(body) - 1, b.n);
-	codes_are(&r, "220 250 250 250 354 250 221");
-	ck_assert_uint_eq(test_count(&r, "message"), 1);
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 1);
-	ck_assert_uint_eq(test_count(&r, "rcpt_to"), 1);
-	ck_assert_uint_eq(test_count(&r, "data"), 1);
-	ck_assert_str_eq(test_str(test_event(&r, "mail_from", 0), "data.from"), "a@example.com");
-	m = test_event(&r, "message", 0);
+	test_expect(&test_r, "220 250 250 250 354 250 221");
+	ck_assert_uint_eq(test_count(&test_r, "message"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "rcpt_to"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "data"), 1);
+	ck_assert_str_eq(test_str(test_event(&test_r, "mail_from", 0), "data.from"), "a@example.com");
+	m = test_event(&test_r, "message", 0);
 	ck_assert(json_object_get_boolean(test_get(m, "data.complete")));
 	ck_assert_str_eq(test_str(m, "data.end"), "crlf_dot_crlf");
 	ck_assert_int_eq(test_int(m, "data.anomalies.smuggling.count"), 1);
@@ -816,7 +806,7 @@ START_TEST(smuggling_forms_in_session)
 	ck_assert_int_eq(test_int(m, "data.dots_unstuffed"), f->unstuffed);
 	/* The text after the fake end is message text, byte for byte. */
 	assert_stored(m, want.p, want.n);
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "quit");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "quit");
 	bfree(&b);
 	bfree(&want);
 }
@@ -840,10 +830,10 @@ START_TEST(smuggling_all_forms_one_message)
 	}
 	bputs(&b, "\r\n.\r\nQUIT\r\n");
 	bputs(&want, "\r\n");
-	run_cuts(&cfg, b.p, b.n, NULL, 0, &r);
-	codes_are(&r, "220 250 250 250 354 250 221");
-	ck_assert_uint_eq(test_count(&r, "rset"), 0);
-	m = test_event(&r, "message", 0);
+	run_cuts(&test_cfg, b.p, b.n, NULL, 0, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 250 221");
+	ck_assert_uint_eq(test_count(&test_r, "rset"), 0);
+	m = test_event(&test_r, "message", 0);
 	assert_stored(m, want.p, want.n);
 	ck_assert_int_eq(test_int(m, "data.anomalies.smuggling.count"), 1 + 8);
 	ck_assert_str_eq(test_str(m, "data.anomalies.smuggling.dot_lines.0.form"), "\r\n.\n");
@@ -899,16 +889,16 @@ START_TEST(endless_line_then_eof)
 	size_t grew;
 	json_object *d;
 
-	grew = drive(&cfg, segs, 3, &r);
-	codes_are(&r, "220 250");
+	grew = drive(&test_cfg, segs, 3, &test_r);
+	test_expect(&test_r, "220 250");
 	memcpy(prefix, "MAIL FROM:", 10);
 	for (size_t i = 10; i < sizeof(prefix); i++)
 		prefix[i] = noLF[(i - 10) % 8];
-	d = test_event(&r, "disconnect", 0);
+	d = test_event(&test_r, "disconnect", 0);
 	ck_assert_str_eq(test_str(d, "data.reason"), "eof");
-	assert_field_total(d, "unterminated_line", prefix, cfg.max_line_length, 10 + ENDLESS);
+	assert_field_total(d, "unterminated_line", prefix, test_cfg.max_line_length, 10 + ENDLESS);
 	ck_assert_int_eq(test_int(d, "data.counters.bytes_in"), (long long)(8 + 10 + ENDLESS));
-	ck_assert_uint_eq(r.nevents, 3);
+	ck_assert_uint_eq(test_r.nevents, 3);
 	ck_assert_msg(grew < 1024 * 1024, "heap grew by %zu bytes for a %llu-byte line", grew, ENDLESS);
 }
 END_TEST
@@ -922,17 +912,17 @@ START_TEST(endless_line_then_line_end)
 	json_object *l;
 	size_t grew;
 
-	grew = drive(&cfg, segs, 3, &r);
-	codes_are(&r, "220 500 221");
-	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n500 5.5.2 Error: line too long\r\n"));
+	grew = drive(&test_cfg, segs, 3, &test_r);
+	test_expect(&test_r, "220 500 221");
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "\r\n500 5.5.2 Error: line too long\r\n"));
 	memcpy(prefix, "NOOP ", 5);
 	for (size_t i = 5; i < sizeof(prefix); i++)
 		prefix[i] = "abc"[(i - 5) % 3];
-	l = test_event(&r, "limit", 0);
+	l = test_event(&test_r, "limit", 0);
 	ck_assert_str_eq(test_str(l, "data.limit"), "line_length");
 	ck_assert_int_eq(test_int(l, "data.value"), 2048);
-	assert_field_total(l, "line", prefix, cfg.max_line_length, 5 + ENDLESS);
-	ck_assert_uint_eq(test_count(&r, "noop"), 0);
+	assert_field_total(l, "line", prefix, test_cfg.max_line_length, 5 + ENDLESS);
+	ck_assert_uint_eq(test_count(&test_r, "noop"), 0);
 	ck_assert_msg(grew < 1024 * 1024, "heap grew by %zu bytes", grew);
 }
 END_TEST
@@ -944,14 +934,14 @@ START_TEST(endless_line_then_stall)
 	};
 	json_object *t;
 
-	cfg.idle_timeout = 10;
-	drive(&cfg, segs, 3, &r);
-	codes_are(&r, "220 250 421");
-	t = test_event(&r, "timeout", 0);
+	test_cfg.idle_timeout = 10;
+	drive(&test_cfg, segs, 3, &test_r);
+	test_expect(&test_r, "220 250 421");
+	t = test_event(&test_r, "timeout", 0);
 	ck_assert_str_eq(test_str(t, "data.timeout"), "idle");
 	ck_assert_int_eq(test_int(t, "data.partial_line_length"), (long long)ENDLESS);
 	ck_assert(json_object_get_boolean(test_get(t, "data.partial_line_truncated")));
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "timeout");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "timeout");
 }
 END_TEST
 
@@ -964,15 +954,15 @@ START_TEST(endless_auth_answer)
 	json_object *a;
 	size_t grew;
 
-	grew = drive(&cfg, segs, 3, &r);
-	codes_are(&r, "220 250 334 500 250 221");
-	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n500 5.5.6 Authentication Exchange line is too long\r\n"));
-	a = test_event(&r, "auth", 0);
+	grew = drive(&test_cfg, segs, 3, &test_r);
+	test_expect(&test_r, "220 250 334 500 250 221");
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "\r\n500 5.5.6 Authentication Exchange line is too long\r\n"));
+	a = test_event(&test_r, "auth", 0);
 	ck_assert_str_eq(test_str(a, "data.result"), "too_long");
 	ck_assert_int_eq(test_int(a, "data.answer_length"), (long long)ENDLESS);
 	ck_assert_ptr_null(test_get(a, "data.username"));
 	ck_assert_uint_eq(strlen(test_str(a, "data.raw.0")), TEXT_FIELD_MAX);
-	ck_assert_uint_eq(test_count(&r, "noop"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "noop"), 1);
 	ck_assert_msg(grew < 1024 * 1024, "heap grew by %zu bytes", grew);
 }
 END_TEST
@@ -983,10 +973,10 @@ START_TEST(endless_auth_answer_then_eof)
 	const struct seg segs[] = { { "EHLO x\r\nAUTH LOGIN\r\n", 20, 20, 0 }, { "QUFB", 4, ENDLESS, 0 } };
 	json_object *d;
 
-	drive(&cfg, segs, 2, &r);
-	codes_are(&r, "220 250 334");
-	ck_assert_str_eq(test_str(test_event(&r, "auth", 0), "data.result"), "incomplete");
-	d = test_event(&r, "disconnect", 0);
+	drive(&test_cfg, segs, 2, &test_r);
+	test_expect(&test_r, "220 250 334");
+	ck_assert_str_eq(test_str(test_event(&test_r, "auth", 0), "data.result"), "incomplete");
+	d = test_event(&test_r, "disconnect", 0);
 	ck_assert_str_eq(test_str(d, "data.reason"), "eof");
 	ck_assert_int_eq(test_int(d, "data.unterminated_line_length"), (long long)ENDLESS);
 	ck_assert(json_object_get_boolean(test_get(d, "data.unterminated_line_truncated")));
@@ -1003,10 +993,10 @@ START_TEST(sigterm_during_a_write)
 	json_object *d;
 
 	signal_at_write = 2; /* the banner goes out, the replies to the burst do not */
-	drive(&cfg, segs, 2, &r);
-	test_invariants(&r);
-	ck_assert_uint_eq(test_count(&r, "noop"), 2);
-	d = test_event(&r, "disconnect", 0);
+	drive(&test_cfg, segs, 2, &test_r);
+	test_invariants(&test_r);
+	ck_assert_uint_eq(test_count(&test_r, "noop"), 2);
+	d = test_event(&test_r, "disconnect", 0);
 	ck_assert_msg(strcmp(test_str(d, "data.reason"), "signal") == 0, "SIGTERM during a write ended as %s",
 		      test_str(d, "data.reason"));
 	ck_assert_int_eq(test_int(d, "data.signal"), SIGTERM);
@@ -1036,9 +1026,9 @@ START_TEST(megabyte_lines_stored_intact)
 	size_t grew;
 
 	use_spool();
-	grew = drive(&cfg, segs, 7, &r);
-	codes_are(&r, "220 250 250 250 354 250 221");
-	m = test_event(&r, "message", 0);
+	grew = drive(&test_cfg, segs, 7, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 250 221");
+	m = test_event(&test_r, "message", 0);
 	ck_assert(json_object_get_boolean(test_get(m, "data.complete")));
 	ck_assert(!json_object_get_boolean(test_get(m, "data.truncated")));
 	ck_assert_int_eq(test_int(m, "data.size"), (long long)(16 + MEG_LINE + 9 + MEG_LINE + 1 + 2));
@@ -1068,11 +1058,11 @@ START_TEST(megabyte_line_cut_at_size_cap)
 	json_object *m, *l;
 
 	use_spool();
-	cfg.max_message_size = 1000000;
-	drive(&cfg, segs, 3, &r);
-	codes_are(&r, "220 250 250 250 354 552 250 221");
-	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n552 5.3.4 Message size exceeds fixed limit\r\n"));
-	m = test_event(&r, "message", 0);
+	test_cfg.max_message_size = 1000000;
+	drive(&test_cfg, segs, 3, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 552 250 221");
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "\r\n552 5.3.4 Message size exceeds fixed limit\r\n"));
+	m = test_event(&test_r, "message", 0);
 	ck_assert(json_object_get_boolean(test_get(m, "data.complete")));
 	ck_assert(json_object_get_boolean(test_get(m, "data.truncated")));
 	ck_assert_int_eq(test_int(m, "data.size"), 1000000);
@@ -1082,10 +1072,10 @@ START_TEST(megabyte_line_cut_at_size_cap)
 	seg_sha(&kept, 1, hex);
 	ck_assert_str_eq(test_str(m, "data.sha256"), hex);
 	assert_spool_file(m, &kept, 1);
-	l = test_event(&r, "limit", 0);
+	l = test_event(&test_r, "limit", 0);
 	ck_assert_str_eq(test_str(l, "data.limit"), "message_size");
 	ck_assert_int_eq(test_int(l, "data.value"), 1000000);
-	ck_assert_uint_eq(test_count(&r, "noop"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "noop"), 1);
 	drop_spool();
 }
 END_TEST
@@ -1153,30 +1143,30 @@ START_TEST(client_hello_on_plaintext_port)
 	for (size_t i = 0; i < n; i++)
 		lfs += hello[i] == '\n';
 	ck_assert_uint_eq(lfs, 3);
-	test_session(&cfg, ch, 1, &r);
-	codes_are(&r, "220 500 500 500");
-	ck_assert_uint_eq(test_count(&r, "unknown_command"), 3);
-	ck_assert_uint_eq(r.nevents, 5);
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 500 500 500");
+	ck_assert_uint_eq(test_count(&test_r, "unknown_command"), 3);
+	ck_assert_uint_eq(test_r.nevents, 5);
 	for (size_t i = 1; i <= 3; i++) {
-		json_object *e = r.events[i];
+		json_object *e = test_r.events[i];
 
 		ck_assert_str_eq(test_str(e, "event"), "unknown_command");
 		ck_assert_str_eq(test_str(e, "data.reply"), "500 5.5.2 Error: command not recognized");
 		ck_assert_str_eq(test_str(e, "level"), "WARN");
 	}
 	/* The record header is not UTF-8: shown with U+FFFD, kept exactly in line_b64. */
-	ck_assert_ptr_nonnull(test_get(r.events[1], "data.line_b64"));
-	ck_assert_ptr_nonnull(memmem(test_str(r.events[1], "data.line"),
-				     (size_t)json_object_get_string_len(test_get(r.events[1], "data.line")), "\xef\xbf\xbd", 3));
+	ck_assert_ptr_nonnull(test_get(test_r.events[1], "data.line_b64"));
+	ck_assert_ptr_nonnull(memmem(test_str(test_r.events[1], "data.line"),
+				     (size_t)json_object_get_string_len(test_get(test_r.events[1], "data.line")), "\xef\xbf\xbd", 3));
 	/* Its verb (up to the first space or tab) is kept exactly too. */
 	for (k = 0; k < n && hello[k] != ' ' && hello[k] != '\t' && hello[k] != '\n'; k++)
 		;
-	assert_field(r.events[1], "verb", hello, k);
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "eof");
-	k = rebuild(&r, back, sizeof(back));
+	assert_field(test_r.events[1], "verb", hello, k);
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "eof");
+	k = rebuild(&test_r, back, sizeof(back));
 	ck_assert_uint_eq(k, n);
 	ck_assert_int_eq(memcmp(back, hello, n), 0);
-	ck_assert_int_eq(test_int(test_event(&r, "disconnect", 0), "data.counters.unknown_commands"), 3);
+	ck_assert_int_eq(test_int(test_event(&test_r, "disconnect", 0), "data.counters.unknown_commands"), 3);
 }
 END_TEST
 
@@ -1191,21 +1181,21 @@ START_TEST(client_hellos_until_error_limit)
 	for (int i = 0; i < 10; i++)
 		memcpy(burst + i * n, hello, n);
 	ch[0] = (struct chunk){ (const char *)burst, 10 * n, 0 };
-	test_session(&cfg, ch, 1, &r);
+	test_session(&test_cfg, ch, 1, &test_r);
 	for (int i = 0; i < 20; i++)
 		strcat(want, " 500");
 	strcat(want, " 421");
-	codes_are(&r, want);
-	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n421 4.7.0 mx.example.com Error: too many errors\r\n"));
-	ck_assert_uint_eq(test_count(&r, "unknown_command"), 20);
-	ck_assert_str_eq(test_str(test_event(&r, "limit", 0), "data.limit"), "errors");
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "max_errors");
-	ck_assert_uint_eq(r.nevents, 1 + 20 + 2);
+	test_expect(&test_r, want);
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "\r\n421 4.7.0 mx.example.com Error: too many errors\r\n"));
+	ck_assert_uint_eq(test_count(&test_r, "unknown_command"), 20);
+	ck_assert_str_eq(test_str(test_event(&test_r, "limit", 0), "data.limit"), "errors");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "max_errors");
+	ck_assert_uint_eq(test_r.nevents, 1 + 20 + 2);
 	for (size_t i = 0; i < 10 * n && seen < 20; i++) {
 		if (burst[i] == '\n' && ++seen == 20)
 			lf20 = i + 1;
 	}
-	k = rebuild(&r, back, sizeof(back));
+	k = rebuild(&test_r, back, sizeof(back));
 	ck_assert_uint_eq(k, lf20);
 	ck_assert_int_eq(memcmp(back, burst, lf20), 0);
 }
@@ -1232,23 +1222,23 @@ START_TEST(random_binary)
 	}
 	for (size_t i = 0; i < sizeof(noise); i++)
 		lines += noise[i] == '\n';
-	cfg.max_errors = 0; /* no error limit: every line is answered */
-	cfg.max_commands = 1000000;
+	test_cfg.max_errors = 0; /* no error limit: every line is answered */
+	test_cfg.max_commands = 1000000;
 	ch[0] = (struct chunk){ (const char *)noise, sizeof(noise), 0 };
-	test_session(&cfg, ch, 1, &r);
-	test_invariants(&r);
-	errs = (size_t)test_int(test_event(&r, "disconnect", 0), "data.counters.errors");
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_invariants(&test_r);
+	errs = (size_t)test_int(test_event(&test_r, "disconnect", 0), "data.counters.errors");
 	ck_assert_uint_eq(errs, lines);
-	ck_assert_uint_eq(test_count(&r, "unknown_command") + test_count(&r, "limit"), lines);
-	ck_assert_uint_eq(r.nevents, lines + 2);
+	ck_assert_uint_eq(test_count(&test_r, "unknown_command") + test_count(&test_r, "limit"), lines);
+	ck_assert_uint_eq(test_r.nevents, lines + 2);
 	/* The binary never ran a command by accident, and every byte is in the events. */
-	for (size_t i = 1; i + 1 < r.nevents; i++) {
-		const char *name = test_str(r.events[i], "event");
+	for (size_t i = 1; i + 1 < test_r.nevents; i++) {
+		const char *name = test_str(test_r.events[i], "event");
 
 		ck_assert_msg(strcmp(name, "unknown_command") == 0, "event %zu is %s", i, name);
-		ck_assert_int_eq(test_int(r.events[i], "data.code"), 500);
+		ck_assert_int_eq(test_int(test_r.events[i], "data.code"), 500);
 	}
-	k = rebuild(&r, back, sizeof(back));
+	k = rebuild(&test_r, back, sizeof(back));
 	ck_assert_uint_eq(k, sizeof(noise));
 	ck_assert_int_eq(memcmp(back, noise, sizeof(noise)), 0);
 }
@@ -1263,14 +1253,14 @@ START_TEST(other_protocols)
 		CH("QUIT\r\n"),
 	};
 
-	test_session(&cfg, ch, 4, &r);
-	codes_are(&r, "220 500 500 500 500 500 221");
-	ck_assert_str_eq(test_str(test_event(&r, "unknown_command", 0), "data.verb"), "GET");
-	ck_assert_str_eq(test_str(nth_event(&r, "unknown_command", 1), "data.verb"), "Host:");
-	ck_assert_str_eq(test_str(nth_event(&r, "unknown_command", 2), "data.verb"), "");
-	ck_assert_str_eq(test_str(nth_event(&r, "unknown_command", 3), "data.line"), "SSH-2.0-OpenSSH_9.2p1");
-	assert_field(nth_event(&r, "unknown_command", 4), "line", "\x00\x00\x00\x2f\xff\x53\x4d\x42\x72\x00", 10);
-	ck_assert(has_flag(nth_event(&r, "unknown_command", 4), "nul"));
+	test_session(&test_cfg, ch, 4, &test_r);
+	test_expect(&test_r, "220 500 500 500 500 500 221");
+	ck_assert_str_eq(test_str(test_event(&test_r, "unknown_command", 0), "data.verb"), "GET");
+	ck_assert_str_eq(test_str(nth_event(&test_r, "unknown_command", 1), "data.verb"), "Host:");
+	ck_assert_str_eq(test_str(nth_event(&test_r, "unknown_command", 2), "data.verb"), "");
+	ck_assert_str_eq(test_str(nth_event(&test_r, "unknown_command", 3), "data.line"), "SSH-2.0-OpenSSH_9.2p1");
+	assert_field(nth_event(&test_r, "unknown_command", 4), "line", "\x00\x00\x00\x2f\xff\x53\x4d\x42\x72\x00", 10);
+	ck_assert(has_flag(nth_event(&test_r, "unknown_command", 4), "nul"));
 }
 END_TEST
 
@@ -1374,9 +1364,9 @@ START_TEST(every_verb_in_every_state)
 	bputs(&b, v->send);
 	bputs(&b, "MAIL FROM:<probe@x>\r\nDATA\r\n.\r\nQUIT\r\n");
 	ch[0] = (struct chunk){ b.p, b.n, 0 };
-	test_session(&cfg, ch, 1, &r);
-	test_invariants(&r);
-	e = r.events[at];
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_invariants(&test_r);
+	e = test_r.events[at];
 	ck_assert_str_eq(test_str(e, "event"), v->event);
 	if (!allowed) {
 		char want[128];
@@ -1387,16 +1377,16 @@ START_TEST(every_verb_in_every_state)
 		ck_assert_int_eq(test_int(e, "data.code"), 503);
 		ck_assert(has_flag(e, "bad_sequence"));
 		/* A refused command changes nothing; a DATA refused reads no message. */
-		ck_assert_int_eq(probed_state(&r, at + 1), st);
-		ck_assert_uint_eq(test_count(&r, "message"), st == S_R && strcmp(v->event, "data") != 0 ? 1 : 0);
+		ck_assert_int_eq(probed_state(&test_r, at + 1), st);
+		ck_assert_uint_eq(test_count(&test_r, "message"), st == S_R && strcmp(v->event, "data") != 0 ? 1 : 0);
 	} else {
 		ck_assert_str_eq(test_str(e, "data.reply"), v->reply);
 		ck_assert(!has_flag(e, "bad_sequence"));
 		if (v->next[st] < 0) {
-			ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "quit");
-			ck_assert_uint_eq(r.nevents, at + 2);
+			ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "quit");
+			ck_assert_uint_eq(test_r.nevents, at + 2);
 		} else {
-			ck_assert_int_eq(probed_state(&r, at + 1), v->next[st]);
+			ck_assert_int_eq(probed_state(&test_r, at + 1), v->next[st]);
 		}
 	}
 	bfree(&b);
@@ -1411,16 +1401,16 @@ START_TEST(commands_inside_auth_are_answers)
 	};
 	json_object *a;
 
-	test_session(&cfg, ch, 1, &r);
-	codes_are(&r, "220 250 334 334 501 250 221");
-	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n501 5.5.2 Cannot decode response\r\n"));
-	a = test_event(&r, "auth", 0);
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 334 334 501 250 221");
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "\r\n501 5.5.2 Cannot decode response\r\n"));
+	a = test_event(&test_r, "auth", 0);
 	ck_assert_str_eq(test_str(a, "data.result"), "malformed");
 	ck_assert_str_eq(test_str(a, "data.raw.0"), "QUIT");
 	ck_assert_str_eq(test_str(a, "data.raw.1"), "MAIL FROM:<a@b>");
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 0);
-	ck_assert_uint_eq(test_count(&r, "quit"), 1);
-	ck_assert_uint_eq(r.nevents, 6);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 0);
+	ck_assert_uint_eq(test_count(&test_r, "quit"), 1);
+	ck_assert_uint_eq(test_r.nevents, 6);
 }
 END_TEST
 
@@ -1455,8 +1445,8 @@ START_TEST(dot_stuffing_at_body_start)
 	bputs(&b, c->body);
 	bputs(&b, ".\r\nNOOP\r\nQUIT\r\n");
 	same_under_splits(b.p, b.n, start - 2, b.n);
-	codes_are(&r, "220 250 250 250 354 250 250 221");
-	m = test_event(&r, "message", 0);
+	test_expect(&test_r, "220 250 250 250 354 250 250 221");
+	m = test_event(&test_r, "message", 0);
 	assert_stored(m, c->stored, strlen(c->stored));
 	ck_assert_int_eq(test_int(m, "data.dots_unstuffed"), c->unstuffed);
 	ck_assert_ptr_null(test_get(m, "data.anomalies.smuggling"));
@@ -1485,8 +1475,8 @@ START_TEST(dot_stuffing_after_long_lines)
 	/* Cut around each stuffed or ending dot. */
 	same_under_splits(b.p, b.n, start + len - 3, start + len + 8);
 	same_under_splits(b.p, b.n, b.n - 20, b.n);
-	codes_are(&r, "220 250 250 250 354 250 250 221");
-	m = test_event(&r, "message", 0);
+	test_expect(&test_r, "220 250 250 250 354 250 250 221");
+	m = test_event(&test_r, "message", 0);
 	assert_stored(m, want.p, want.n);
 	ck_assert_int_eq(test_int(m, "data.dots_unstuffed"), 1);
 	if (len > BODY_LINE_MAX) {
@@ -1541,22 +1531,22 @@ START_TEST(bare_cr_inside_arguments)
 	bputs(&b, c->line);
 	bputs(&b, "\r\nNOOP\r\nQUIT\r\n");
 	same_under_splits(b.p, b.n, strlen(c->prefix), b.n);
-	at = r.nevents - 4; /* ..., the line, noop, quit, disconnect */
-	e = r.events[at];
+	at = test_r.nevents - 4; /* ..., the line, noop, quit, disconnect */
+	e = test_r.events[at];
 	ck_assert_str_eq(test_str(e, "event"), c->event);
 	ck_assert_str_eq(test_str(e, "data.reply"), c->reply);
 	assert_field(e, "line", c->line, strlen(c->line));
 	assert_field(e, c->key, c->value, strlen(c->value));
 	ck_assert(has_flag(e, "bare_cr"));
 	/* One event for the line, and the session goes on: NOOP, then QUIT. */
-	ck_assert_str_eq(test_str(r.events[at + 1], "event"), "noop");
-	ck_assert_str_eq(test_str(r.events[at + 2], "event"), "quit");
-	ck_assert_uint_eq(test_count(&r, "quit"), 1);
-	ck_assert_uint_eq(test_count(&r, "rcpt_to"), strcmp(c->event, "rcpt_to") == 0);
-	ck_assert_uint_eq(test_count(&r, "data"), 0);
-	ck_assert_uint_eq(r.nevents, 1 + (size_t)(c->prefix[0] != '\0') + (strstr(c->prefix, "MAIL") != NULL) + 4);
-	ck_assert_int_eq(test_int(test_event(&r, "disconnect", 0), "data.counters.commands"),
-			 (long long)(r.nevents - 2));
+	ck_assert_str_eq(test_str(test_r.events[at + 1], "event"), "noop");
+	ck_assert_str_eq(test_str(test_r.events[at + 2], "event"), "quit");
+	ck_assert_uint_eq(test_count(&test_r, "quit"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "rcpt_to"), strcmp(c->event, "rcpt_to") == 0);
+	ck_assert_uint_eq(test_count(&test_r, "data"), 0);
+	ck_assert_uint_eq(test_r.nevents, 1 + (size_t)(c->prefix[0] != '\0') + (strstr(c->prefix, "MAIL") != NULL) + 4);
+	ck_assert_int_eq(test_int(test_event(&test_r, "disconnect", 0), "data.counters.commands"),
+			 (long long)(test_r.nevents - 2));
 	bfree(&b);
 }
 END_TEST
@@ -1566,12 +1556,12 @@ START_TEST(bare_cr_in_auth_answer)
 	static const struct chunk ch[] = { CH("EHLO x\r\nAUTH LOGIN\r\ndXNlcg==\rcGFzcw==\r\nNOOP\r\nQUIT\r\n") };
 	json_object *a;
 
-	test_session(&cfg, ch, 1, &r);
-	codes_are(&r, "220 250 334 501 250 221");
-	a = test_event(&r, "auth", 0);
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 334 501 250 221");
+	a = test_event(&test_r, "auth", 0);
 	ck_assert_str_eq(test_str(a, "data.result"), "malformed");
 	ck_assert_str_eq(test_str(a, "data.raw.0"), "dXNlcg==\rcGFzcw==");
-	ck_assert_uint_eq(r.nevents, 6);
+	ck_assert_uint_eq(test_r.nevents, 6);
 }
 END_TEST
 
@@ -1585,15 +1575,15 @@ START_TEST(header_injection_in_data)
 	bputs(&b, body);
 	bputs(&b, ".\r\nQUIT\r\n");
 	same_under_splits(b.p, b.n, 40, b.n);
-	codes_are(&r, "220 250 250 250 354 250 221");
-	m = test_event(&r, "message", 0);
+	test_expect(&test_r, "220 250 250 250 354 250 221");
+	m = test_event(&test_r, "message", 0);
 	assert_stored(m, body, sizeof(body) - 1);
 	ck_assert_str_eq(test_str(m, "data.headers.subject"), "x\rBcc: y@example.com");
 	ck_assert_str_eq(test_str(m, "data.headers.x_mailer"), "m\rQUIT");
 	ck_assert_int_eq(test_int(m, "data.headers.count"), 2);
 	ck_assert_int_eq(test_int(m, "data.anomalies.bare_cr.count"), 2);
 	ck_assert_int_eq(test_int(m, "data.anomalies.bare_cr.first_offset"), 10);
-	ck_assert_uint_eq(r.nevents, 8);
+	ck_assert_uint_eq(test_r.nevents, 8);
 	bfree(&b);
 }
 END_TEST
@@ -1606,11 +1596,11 @@ START_TEST(bare_lf_inside_a_line_ends_it_flagged)
 {
 	static const struct chunk ch[] = { CH("HELO x\nNOOP\r\nQUIT\r\n") };
 
-	test_session(&cfg, ch, 1, &r);
-	codes_are(&r, "220 250 250 221");
-	ck_assert_str_eq(test_str(test_event(&r, "helo", 0), "data.name"), "x");
-	ck_assert(has_flag(test_event(&r, "helo", 0), "bare_lf"));
-	ck_assert(!has_flag(test_event(&r, "noop", 0), "bare_lf"));
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 250 221");
+	ck_assert_str_eq(test_str(test_event(&test_r, "helo", 0), "data.name"), "x");
+	ck_assert(has_flag(test_event(&test_r, "helo", 0), "bare_lf"));
+	ck_assert(!has_flag(test_event(&test_r, "noop", 0), "bare_lf"));
 }
 END_TEST
 
@@ -1715,8 +1705,8 @@ START_TEST(exploit_inputs)
 	bput(&b, x->line, len);
 	bputs(&b, "\r\nQUIT\r\n");
 	same_under_splits(b.p, b.n, strlen(x->prefix), strlen(x->prefix) + len + 2);
-	at = r.nevents - 3; /* the line, quit, disconnect */
-	e = r.events[at];
+	at = test_r.nevents - 3; /* the line, quit, disconnect */
+	e = test_r.events[at];
 	ck_assert_msg(strcmp(test_str(e, "event"), x->event) == 0, "%s: event %s", x->name, test_str(e, "event"));
 	ck_assert_msg(strcmp(test_str(e, "data.reply"), x->reply) == 0, "%s: reply %s", x->name,
 		      test_str(e, "data.reply"));
@@ -1736,8 +1726,8 @@ START_TEST(exploit_inputs)
 	}
 	if (x->flag != NULL)
 		ck_assert_msg(has_flag(e, x->flag), "%s: no flag %s", x->name, x->flag);
-	ck_assert_str_eq(test_str(r.events[at + 1], "event"), "quit");
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "quit");
+	ck_assert_str_eq(test_str(test_r.events[at + 1], "event"), "quit");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "quit");
 	bfree(&b);
 }
 END_TEST
@@ -1759,11 +1749,11 @@ START_TEST(opensmtpd_poc_dialogue)
 	bputs(&b, "Received: x\r\n.\r\nQUIT\r\n");
 	strcat(want, " 500 500 221");
 	same_under_splits(b.p, b.n, 1, b.n);
-	codes_are(&r, want);
-	ck_assert_uint_eq(test_count(&r, "message"), 0);
-	ck_assert_uint_eq(test_count(&r, "unknown_command"), 13);
-	ck_assert_str_eq(test_str(test_event(&r, "rcpt_to", 0), "data.reply"), "503 5.5.1 Error: need MAIL command");
-	ck_assert_int_eq(test_int(test_event(&r, "disconnect", 0), "data.counters.errors"), 16);
+	test_expect(&test_r, want);
+	ck_assert_uint_eq(test_count(&test_r, "message"), 0);
+	ck_assert_uint_eq(test_count(&test_r, "unknown_command"), 13);
+	ck_assert_str_eq(test_str(test_event(&test_r, "rcpt_to", 0), "data.reply"), "503 5.5.1 Error: need MAIL command");
+	ck_assert_int_eq(test_int(test_event(&test_r, "disconnect", 0), "data.counters.errors"), 16);
 	bfree(&b);
 }
 END_TEST
@@ -1786,20 +1776,14 @@ START_TEST(thousand_params_over_line_limit)
 	json_object *l;
 
 	thousand_params(&b);
-	bputs(&s, "EHLO x\r\n");
-	bput(&s, b.p, b.n);
-	bputs(&s, "\r\nQUIT\r\n");
-	{
-		struct chunk ch[] = { { s.p, s.n, 0 } };
-
-		test_session(&cfg, ch, 1, &r);
-	}
-	codes_are(&r, "220 250 500 221");
-	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n500 5.5.2 Error: line too long\r\n"));
-	l = test_event(&r, "limit", 0);
+	ehlo_then_quit(&s, &b);
+	session_of(&s);
+	test_expect(&test_r, "220 250 500 221");
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "\r\n500 5.5.2 Error: line too long\r\n"));
+	l = test_event(&test_r, "limit", 0);
 	ck_assert_str_eq(test_str(l, "data.limit"), "line_length");
 	assert_field_total(l, "line", b.p, 2048, b.n);
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 0);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 0);
 	bfree(&b);
 	bfree(&s);
 }
@@ -1810,18 +1794,12 @@ START_TEST(thousand_params_under_a_high_line_limit)
 	struct buf b = { 0 }, s = { 0 };
 	json_object *m;
 
-	cfg.max_line_length = 65536;
+	test_cfg.max_line_length = 65536;
 	thousand_params(&b);
-	bputs(&s, "EHLO x\r\n");
-	bput(&s, b.p, b.n);
-	bputs(&s, "\r\nQUIT\r\n");
-	{
-		struct chunk ch[] = { { s.p, s.n, 0 } };
-
-		test_session(&cfg, ch, 1, &r);
-	}
-	codes_are(&r, "220 250 555 221");
-	m = test_event(&r, "mail_from", 0);
+	ehlo_then_quit(&s, &b);
+	session_of(&s);
+	test_expect(&test_r, "220 250 555 221");
+	m = test_event(&test_r, "mail_from", 0);
 	ck_assert_str_eq(test_str(m, "data.reply"), "555 5.5.4 Unsupported option");
 	assert_field_total(m, "line", b.p, b.n, b.n);
 	ck_assert_uint_eq(json_object_array_length(test_get(m, "data.params")), PARAMS_MAX);
@@ -1854,12 +1832,12 @@ START_TEST(unknown_param_after_sixteen_good_ones)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " BODY=7BIT");
 	n += (size_t)snprintf(line + n, sizeof(line) - n, " X-EVIL=1\r\nQUIT\r\n");
 	ch[0] = (struct chunk){ line, n, 0 };
-	test_session(&cfg, ch, 1, &r);
-	m = test_event(&r, "mail_from", 0);
+	test_session(&test_cfg, ch, 1, &test_r);
+	m = test_event(&test_r, "mail_from", 0);
 	ck_assert_int_eq(test_int(m, "data.params_dropped"), 1);
 	ck_assert_msg(strcmp(test_str(m, "data.reply"), "555 5.5.4 Unsupported option") == 0,
 		      "MAIL with X-EVIL=1 as its 17th parameter was answered %s", test_str(m, "data.reply"));
-	codes_are(&r, "220 250 555 221");
+	test_expect(&test_r, "220 250 555 221");
 }
 END_TEST
 
@@ -1887,16 +1865,16 @@ START_TEST(quote_at_line_limit)
 	bputs(&s, "\r\nQUIT\r\n");
 	same_under_splits(s.p, s.n, 8 + max - 3, 8 + over.n + 3);
 	same_under_splits(s.p, s.n, s.n - 12, s.n);
-	codes_are(&r, "220 250 500 250 221");
-	e = test_event(&r, "limit", 0);
+	test_expect(&test_r, "220 250 500 250 221");
+	e = test_event(&test_r, "limit", 0);
 	ck_assert_str_eq(test_str(e, "data.limit"), "line_length");
 	assert_field_total(e, "line", over.p, max, over.n);
-	e = test_event(&r, "mail_from", 0);
+	e = test_event(&test_r, "mail_from", 0);
 	ck_assert_str_eq(test_str(e, "data.reply"), "250 2.1.0 Ok");
 	assert_field(e, "line", exact.p, exact.n);
 	assert_field(e, "from", exact.p + 11, max - 12);
 	ck_assert(has_flag(e, "quoted_local_part"));
-	ck_assert_uint_eq(test_count(&r, "mail_from"), 1);
+	ck_assert_uint_eq(test_count(&test_r, "mail_from"), 1);
 	bfree(&over);
 	bfree(&exact);
 	bfree(&s);
@@ -1927,11 +1905,9 @@ START_TEST(quote_edges_parsed)
 		bfill(&line, 'z', max - 12 - strlen(cases[i].tail));
 		bputs(&line, cases[i].tail);
 		ck_assert_uint_eq(line.n, max);
-		bputs(&s, "EHLO x\r\n");
-		bput(&s, line.p, line.n);
-		bputs(&s, "\r\nQUIT\r\n");
+		ehlo_then_quit(&s, &line);
 		same_under_splits(s.p, s.n, s.n - 12, s.n);
-		e = test_event(&r, "mail_from", 0);
+		e = test_event(&test_r, "mail_from", 0);
 		ck_assert_msg(strcmp(test_str(e, "data.reply"), cases[i].reply) == 0, "tail %s: %s", cases[i].tail,
 			      test_str(e, "data.reply"));
 		assert_field(e, "line", line.p, line.n);
@@ -1953,28 +1929,20 @@ START_TEST(helo_4096_bytes)
 		bput(&line, &"abcdefghijklmnopqrstuvwxyz0123456789.-"[i % 38], 1);
 	bput(&s, line.p, line.n);
 	bputs(&s, "\r\nQUIT\r\n");
-	{
-		struct chunk ch[] = { { s.p, s.n, 0 } };
-
-		test_session(&cfg, ch, 1, &r);
-	}
-	codes_are(&r, "220 500 221");
-	e = test_event(&r, "limit", 0);
+	session_of(&s);
+	test_expect(&test_r, "220 500 221");
+	e = test_event(&test_r, "limit", 0);
 	ck_assert_str_eq(test_str(e, "data.limit"), "line_length");
 	ck_assert_str_eq(test_str(e, "data.reply"), "500 5.5.2 Error: line too long");
 	assert_field_total(e, "line", line.p, 2048, 4096);
-	ck_assert_uint_eq(test_count(&r, "helo"), 0);
-	test_run_free(&r);
+	ck_assert_uint_eq(test_count(&test_r, "helo"), 0);
+	test_run_free(&test_r);
 
 	/* With room for it, the HELO is answered and its name kept as a capped prefix. */
-	cfg.max_line_length = 8192;
-	{
-		struct chunk ch[] = { { s.p, s.n, 0 } };
-
-		test_session(&cfg, ch, 1, &r);
-	}
-	codes_are(&r, "220 250 221");
-	e = test_event(&r, "helo", 0);
+	test_cfg.max_line_length = 8192;
+	session_of(&s);
+	test_expect(&test_r, "220 250 221");
+	e = test_event(&test_r, "helo", 0);
 	assert_field_total(e, "line", line.p, 4096, 4096);
 	assert_field_total(e, "name", line.p + 5, 4091, 4091);
 	bfree(&line);
@@ -1982,92 +1950,75 @@ START_TEST(helo_4096_bytes)
 }
 END_TEST
 
+/* A test case of the suite, with the shared fixture, already in s; a
+ * timeout_s of 0 keeps check's default timeout. */
+static TCase *hostile_case(Suite *s, const char *name, int timeout_s)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, test_setup, test_teardown);
+	if (timeout_s > 0)
+		tcase_set_timeout(tc, timeout_s);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 Suite *suite_hostile(void)
 {
 	Suite *s = suite_create("hostile");
 	TCase *tc;
 
-	tc = tcase_create("splits");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "splits", 300);
 	tcase_add_test(tc, split_every_byte);
 	tcase_add_test(tc, split_every_byte_long_lines);
 	tcase_add_test(tc, one_byte_reads);
 	tcase_add_test(tc, three_reads_around_line_ends);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("end_of_data");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "end_of_data", 300);
 	tcase_add_test(tc, end_of_data_every_pair_of_cuts);
 	tcase_add_test(tc, end_of_data_byte_by_byte);
 	tcase_add_test(tc, end_of_data_at_read_edge);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("smuggling");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "smuggling", 300);
 	tcase_add_loop_test(tc, smuggling_forms_in_session, 0, (int)(sizeof(forms) / sizeof(forms[0])));
 	tcase_add_test(tc, smuggling_all_forms_one_message);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("endless_line");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "endless_line", 300);
 	tcase_add_test(tc, endless_line_reader_keeps_max);
 	tcase_add_test(tc, endless_line_then_eof);
 	tcase_add_test(tc, endless_line_then_line_end);
 	tcase_add_test(tc, endless_line_then_stall);
 	tcase_add_test(tc, endless_auth_answer);
 	tcase_add_test(tc, endless_auth_answer_then_eof);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("signal_in_write");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tc = hostile_case(s, "signal_in_write", 0);
 	tcase_add_test(tc, sigterm_during_a_write);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("long_data_lines");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "long_data_lines", 300);
 	tcase_add_test(tc, megabyte_lines_stored_intact);
 	tcase_add_test(tc, megabyte_line_cut_at_size_cap);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("binary");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "binary", 300);
 	tcase_add_test(tc, client_hello_on_plaintext_port);
 	tcase_add_test(tc, client_hellos_until_error_limit);
 	tcase_add_test(tc, random_binary);
 	tcase_add_test(tc, other_protocols);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("order");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tc = hostile_case(s, "order", 0);
 	tcase_add_loop_test(tc, every_verb_in_every_state, 0, (int)(sizeof(verbs) / sizeof(verbs[0])) * NSTATES);
 	tcase_add_test(tc, commands_inside_auth_are_answers);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("dot_stuffing");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "dot_stuffing", 300);
 	tcase_add_loop_test(tc, dot_stuffing_at_body_start, 0, (int)(sizeof(stuffing) / sizeof(stuffing[0])));
 	tcase_add_loop_test(tc, dot_stuffing_after_long_lines, 0, 6);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("cr_lf_in_arguments");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "cr_lf_in_arguments", 300);
 	tcase_add_loop_test(tc, bare_cr_inside_arguments, 0, (int)(sizeof(crs) / sizeof(crs[0])));
 	tcase_add_test(tc, bare_cr_in_auth_answer);
 	tcase_add_test(tc, header_injection_in_data);
 	tcase_add_test(tc, bare_lf_inside_a_line_ends_it_flagged);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("exploits");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
+	tc = hostile_case(s, "exploits", 300);
 	tcase_add_loop_test(tc, exploit_inputs, 0, (int)(sizeof(exploits) / sizeof(exploits[0])));
 	tcase_add_test(tc, opensmtpd_poc_dialogue);
 	tcase_add_test(tc, thousand_params_over_line_limit);
@@ -2076,6 +2027,5 @@ Suite *suite_hostile(void)
 	tcase_add_test(tc, quote_at_line_limit);
 	tcase_add_test(tc, quote_edges_parsed);
 	tcase_add_test(tc, helo_4096_bytes);
-	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,6 @@
  * check_session.c - whole sessions in-process: exact reply bytes, exact
  * event lines, order errors, every limit, the spool.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,28 +13,6 @@
 
 #define CH(s) { s, sizeof(s) - 1, 0 }
 
-static struct config cfg;
-static struct run r;
-
-static void setup(void)
-{
-	test_config(&cfg);
-}
-
-static void teardown(void)
-{
-	test_run_free(&r);
-	config_free(&cfg);
-}
-
-static void codes_are(const char *want)
-{
-	char got[1024];
-
-	test_codes(&r, got, sizeof(got));
-	ck_assert_str_eq(got, want);
-	test_invariants(&r);
-}
 
 START_TEST(exact_replies)
 {
@@ -46,8 +23,8 @@ START_TEST(exact_replies)
 	const char *q;
 	char want[2048];
 
-	test_session(&cfg, ch, 1, &r);
-	q = strstr(r.replies, "queued as ");
+	test_session(&test_cfg, ch, 1, &test_r);
+	q = strstr(test_r.replies, "queued as ");
 	ck_assert_ptr_nonnull(q);
 	snprintf(want, sizeof(want),
 		 "220 mx.example.com ESMTP Postfix (Debian/GNU)\r\n"
@@ -62,8 +39,8 @@ START_TEST(exact_replies)
 		 "214 2.0.0 Commands: HELO EHLO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT\r\n"
 		 "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n",
 		 q + 10);
-	ck_assert_str_eq(r.replies, want);
-	test_invariants(&r);
+	ck_assert_str_eq(test_r.replies, want);
+	test_invariants(&test_r);
 }
 END_TEST
 
@@ -72,17 +49,17 @@ START_TEST(exact_event_line)
 	static const struct chunk ch[] = { CH("MAIL FROM:<sender@example.com>\r\nHELO x\r\n"
 					      "MAIL FROM:<sender@example.com>\r\n") };
 
-	test_session(&cfg, ch, 1, &r);
-	ck_assert_str_eq(r.lines[1],
+	test_session(&test_cfg, ch, 1, &test_r);
+	ck_assert_str_eq(test_r.lines[1],
 			 "{\"timestamp\":\"2026-01-05T10:32:10Z\",\"source_ip\":\"192.0.2.50\","
 			 "\"honeypot_type\":\"smtp\",\"event\":\"mail_from\",\"data\":{\"line\":"
 			 "\"MAIL FROM:<sender@example.com>\",\"flags\":[\"bad_sequence\"],\"reply\":"
 			 "\"503 5.5.1 Error: send HELO/EHLO first\",\"code\":503},\"level\":\"WARN\","
 			 "\"session\":\"5f0c0000000000000000000000000001\",\"seq\":2,\"source_port\":50312,"
 			 "\"dest_ip\":\"192.0.2.1\",\"dest_port\":25,\"sensor\":\"test\"}");
-	ck_assert_str_eq(test_str(r.events[3], "data.from"), "sender@example.com");
-	ck_assert_str_eq(test_str(r.events[3], "level"), "WARN");
-	ck_assert_str_eq(test_str(r.events[2], "level"), "INFO");
+	ck_assert_str_eq(test_str(test_r.events[3], "data.from"), "sender@example.com");
+	ck_assert_str_eq(test_str(test_r.events[3], "level"), "WARN");
+	ck_assert_str_eq(test_str(test_r.events[2], "level"), "INFO");
 }
 END_TEST
 
@@ -91,14 +68,14 @@ START_TEST(order_errors)
 	static const struct chunk ch[] = { CH("HELO x\r\nRCPT TO:<a@b>\r\nDATA\r\nMAIL FROM:<a@b>\r\n"
 					      "MAIL FROM:<a@b>\r\nDATA\r\nFOO bar\r\nmail from:<c@d>\r\nQUIT\r\n") };
 
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250 503 503 250 503 503 500 503 221");
-	ck_assert_ptr_nonnull(strstr(r.replies, "503 5.5.1 Error: need MAIL command\r\n"));
-	ck_assert_ptr_nonnull(strstr(r.replies, "503 5.5.1 Error: nested MAIL command\r\n"));
-	ck_assert_ptr_nonnull(strstr(r.replies, "503 5.5.1 Error: need RCPT command\r\n"));
-	ck_assert_ptr_nonnull(strstr(r.replies, "500 5.5.2 Error: command not recognized\r\n"));
-	ck_assert_str_eq(test_str(test_event(&r, "unknown_command", 0), "data.verb"), "FOO");
-	ck_assert_int_eq(test_int(test_event(&r, "disconnect", 0), "data.counters.errors"), 6);
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 503 503 250 503 503 500 503 221");
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "503 5.5.1 Error: need MAIL command\r\n"));
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "503 5.5.1 Error: nested MAIL command\r\n"));
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "503 5.5.1 Error: need RCPT command\r\n"));
+	ck_assert_ptr_nonnull(strstr(test_r.replies, "500 5.5.2 Error: command not recognized\r\n"));
+	ck_assert_str_eq(test_str(test_event(&test_r, "unknown_command", 0), "data.verb"), "FOO");
+	ck_assert_int_eq(test_int(test_event(&test_r, "disconnect", 0), "data.counters.errors"), 6);
 }
 END_TEST
 
@@ -110,11 +87,11 @@ START_TEST(syntax_errors)
 					      "RSET x\r\nVRFY\r\nQUIT\r\n") };
 	json_object *m;
 
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250 501 501 250 501 501 555 250 501 501 501 221");
-	m = test_event(&r, "mail_from", 4);
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 501 501 250 501 501 555 250 501 501 501 221");
+	m = test_event(&test_r, "mail_from", 4);
 	ck_assert_str_eq(test_str(m, "data.flags.0"), "no_angle_brackets");
-	m = test_event(&r, "rcpt_to", 8);
+	m = test_event(&test_r, "rcpt_to", 8);
 	ck_assert_str_eq(test_str(m, "data.flags.0"), "space_before_path");
 }
 END_TEST
@@ -124,10 +101,10 @@ START_TEST(recipient_limit)
 	static const struct chunk ch[] = { CH("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<1@b>\r\nRCPT TO:<2@b>\r\n"
 					      "RCPT TO:<3@b>\r\nQUIT\r\n") };
 
-	cfg.max_recipients = 2;
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250 250 250 250 452 221");
-	ck_assert_str_eq(test_str(test_event(&r, "limit", 0), "data.limit"), "recipients");
+	test_cfg.max_recipients = 2;
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 250 250 250 452 221");
+	ck_assert_str_eq(test_str(test_event(&test_r, "limit", 0), "data.limit"), "recipients");
 }
 END_TEST
 
@@ -135,11 +112,11 @@ START_TEST(error_limit)
 {
 	static const struct chunk ch[] = { CH("A\r\nB\r\nC\r\nD\r\nQUIT\r\n") };
 
-	cfg.max_errors = 3;
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 500 500 500 421");
-	ck_assert_str_eq(test_str(test_event(&r, "limit", 0), "data.limit"), "errors");
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "max_errors");
+	test_cfg.max_errors = 3;
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 500 500 500 421");
+	ck_assert_str_eq(test_str(test_event(&test_r, "limit", 0), "data.limit"), "errors");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "max_errors");
 }
 END_TEST
 
@@ -147,11 +124,11 @@ START_TEST(command_limit)
 {
 	static const struct chunk ch[] = { CH("NOOP\r\nNOOP\r\nNOOP\r\nQUIT\r\n") };
 
-	cfg.max_commands = 2;
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250 250 421");
-	ck_assert_str_eq(test_str(test_event(&r, "limit", 0), "data.limit"), "commands");
-	ck_assert_str_eq(test_str(test_event(&r, "disconnect", 0), "data.reason"), "max_commands");
+	test_cfg.max_commands = 2;
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 250 421");
+	ck_assert_str_eq(test_str(test_event(&test_r, "limit", 0), "data.limit"), "commands");
+	ck_assert_str_eq(test_str(test_event(&test_r, "disconnect", 0), "data.reason"), "max_commands");
 }
 END_TEST
 
@@ -161,27 +138,15 @@ START_TEST(idle_timeout_in_data)
 					   { "def\r\n.\r\n", 0, 10000 } };
 	json_object *t;
 
-	cfg.idle_timeout = 5;
-	test_session(&cfg, ch, 2, &r);
-	codes_are("220 250 250 250 354 421");
-	t = test_event(&r, "timeout", 0);
+	test_cfg.idle_timeout = 5;
+	test_session(&test_cfg, ch, 2, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 421");
+	t = test_event(&test_r, "timeout", 0);
 	ck_assert_str_eq(test_str(t, "data.timeout"), "idle");
 	ck_assert_str_eq(test_str(t, "data.phase"), "data");
-	ck_assert_str_eq(test_str(test_event(&r, "message", 0), "data.end"), "timeout");
+	ck_assert_str_eq(test_str(test_event(&test_r, "message", 0), "data.end"), "timeout");
 }
 END_TEST
-
-static int count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
 
 START_TEST(spool_and_size_cap)
 {
@@ -197,15 +162,15 @@ START_TEST(spool_and_size_cap)
 	size_t n;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	free(cfg.spool_dir);
-	cfg.spool_dir = strdup(dir);
-	cfg.max_message_size = 20;
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250 250 250 354 250 250 250 354 250 250 250 354 552 221");
-	m = test_event(&r, "message", 0);
+	free(test_cfg.spool_dir);
+	test_cfg.spool_dir = strdup(dir);
+	test_cfg.max_message_size = 20;
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 250 250 250 354 250 250 250 354 552 221");
+	m = test_event(&test_r, "message", 0);
 	ck_assert_int_eq(test_int(m, "data.size"), 18);
 	ck_assert(!json_object_get_boolean(test_get(m, "data.duplicate")));
-	ck_assert(json_object_get_boolean(test_get(test_event(&r, "message", 6), "data.duplicate")));
+	ck_assert(json_object_get_boolean(test_get(test_event(&test_r, "message", 6), "data.duplicate")));
 	snprintf(path, sizeof(path), "%s/%s", dir, test_str(m, "data.spool_file"));
 	f = fopen(path, "rb");
 	ck_assert_ptr_nonnull(f);
@@ -220,13 +185,13 @@ START_TEST(spool_and_size_cap)
 	ck_assert_str_eq(hex, test_str(m, "data.sha256"));
 
 	/* The third message is cut at 20 bytes, answered 552 after its end. */
-	m3 = test_event(&r, "message", 12);
+	m3 = test_event(&test_r, "message", 12);
 	ck_assert_ptr_nonnull(m3);
 	ck_assert_int_eq(test_int(m3, "data.size"), 20);
 	ck_assert_int_eq(test_int(m3, "data.received_bytes"), 24);
 	ck_assert(json_object_get_boolean(test_get(m3, "data.truncated")));
-	ck_assert_str_eq(test_str(test_event(&r, "limit", 0), "data.limit"), "message_size");
-	ck_assert_int_eq(count_files(dir), 2);
+	ck_assert_str_eq(test_str(test_event(&test_r, "limit", 0), "data.limit"), "message_size");
+	ck_assert_int_eq(test_count_files(dir), 2);
 
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, test_str(m3, "data.spool_file"));
@@ -240,14 +205,14 @@ START_TEST(spool_unusable_is_an_error_event)
 	static const struct chunk ch[] = { CH("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n") };
 	json_object *e, *m;
 
-	free(cfg.spool_dir);
-	cfg.spool_dir = strdup("/proc/no-such-dir/spool");
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250 250 250 354 250 221");
-	e = test_event(&r, "error", 0);
+	free(test_cfg.spool_dir);
+	test_cfg.spool_dir = strdup("/proc/no-such-dir/spool");
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250 250 250 354 250 221");
+	e = test_event(&test_r, "error", 0);
 	ck_assert_ptr_nonnull(e);
 	ck_assert_str_eq(test_str(e, "level"), "ERROR");
-	m = test_event(&r, "message", 0);
+	m = test_event(&test_r, "message", 0);
 	ck_assert(json_object_is_type(test_get(m, "data.spool_file"), json_type_null));
 	ck_assert_ptr_nonnull(test_str(m, "data.sha256"));
 }
@@ -258,9 +223,9 @@ START_TEST(eof_with_partial_line)
 	static const struct chunk ch[] = { CH("HELO x\r\nQUI") };
 	json_object *d;
 
-	test_session(&cfg, ch, 1, &r);
-	codes_are("220 250");
-	d = test_event(&r, "disconnect", 0);
+	test_session(&test_cfg, ch, 1, &test_r);
+	test_expect(&test_r, "220 250");
+	d = test_event(&test_r, "disconnect", 0);
 	ck_assert_str_eq(test_str(d, "data.reason"), "eof");
 	ck_assert_str_eq(test_str(d, "data.unterminated_line"), "QUI");
 	ck_assert_int_eq(test_int(d, "data.counters.verbs.HELO"), 1);
@@ -272,7 +237,7 @@ Suite *suite_session(void)
 	Suite *s = suite_create("session");
 	TCase *tc = tcase_create("session");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, test_setup, test_teardown);
 	tcase_add_test(tc, exact_replies);
 	tcase_add_test(tc, exact_event_line);
 	tcase_add_test(tc, order_errors);

@@ -1,4 +1,4 @@
-/* check_sink.c - the file sink: one line per event, a killed writer's fragment. */
+/* check_sink.c - the file sink: one write per event, each its own line. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,25 +35,30 @@ static void emit_two(const char *path)
 	event_close_sinks(&ev);
 }
 
-START_TEST(lines_and_fragment)
+START_TEST(lines_appended)
 {
 	char path[] = "/tmp/smtpot-sink-XXXXXX", buf[4096];
 	int fd = mkstemp(path);
 	const char *second;
 
-	/* A fragment left by a writer killed mid-line. */
-	ck_assert_int_eq(write(fd, "{\"timestamp\":\"2026", 18), 18);
 	close(fd);
 	emit_two(path);
-	slurp(path, buf, sizeof(buf));
-	ck_assert_int_eq(strncmp(buf, "{\"timestamp\":\"2026\n{\"timestamp\":", 32), 0);
-	second = strchr(buf, '\n') + 1;
-	ck_assert_ptr_nonnull(strstr(second, "\"sensor\":\"s\\\"1\"}\n{"));
-	ck_assert_int_eq(buf[strlen(buf) - 1], '\n');
-	/* A whole file gets no extra newline. */
 	emit_two(path);
 	slurp(path, buf, sizeof(buf));
+	/* Four lines, each one event, the operator's sensor text escaped. */
+	ck_assert_int_eq(strncmp(buf, "{\"timestamp\":", 13), 0);
+	second = strchr(buf, '\n') + 1;
+	ck_assert_ptr_nonnull(strstr(buf, "\"sensor\":\"s\\\"1\"}\n{"));
+	ck_assert_int_eq(strncmp(second, "{\"timestamp\":", 13), 0);
 	ck_assert_ptr_null(strstr(buf, "\n\n"));
+	ck_assert_int_eq(buf[strlen(buf) - 1], '\n');
+	{
+		int lines = 0;
+
+		for (const char *p = buf; *p != '\0'; p++)
+			lines += *p == '\n';
+		ck_assert_int_eq(lines, 4);
+	}
 	unlink(path);
 }
 END_TEST
@@ -63,7 +68,7 @@ Suite *suite_sink(void)
 	Suite *s = suite_create("sink");
 	TCase *tc = tcase_create("sink");
 
-	tcase_add_test(tc, lines_and_fragment);
+	tcase_add_test(tc, lines_appended);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,4 @@
 /* check_spool.c - temporary file, final name, duplicates, modes. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +7,6 @@
 
 #include "spool.h"
 #include "testlib.h"
-
-static int entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
 
 START_TEST(commit_and_duplicate)
 {
@@ -40,7 +27,7 @@ START_TEST(commit_and_duplicate)
 	ck_assert_int_eq(spool_begin(&s), 0);
 	spool_write(&s, "hello", 5);
 	ck_assert_int_eq(spool_commit(&s, hex, name), 1);
-	ck_assert_int_eq(entries(dir), 1); /* no temporary file left */
+	ck_assert_int_eq(test_count_files(dir), 1); /* no temporary file left */
 	unlink(path);
 	spool_close_dir(&s);
 	rmdir(dir);
@@ -58,7 +45,7 @@ START_TEST(abort_leaves_nothing)
 	ck_assert_int_eq(spool_begin(&s), 0);
 	spool_write(&s, big, sizeof(big));
 	spool_abort(&s);
-	ck_assert_int_eq(entries(dir), 0);
+	ck_assert_int_eq(test_count_files(dir), 0);
 	spool_close_dir(&s);
 	rmdir(dir);
 }

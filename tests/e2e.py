@@ -25,6 +25,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,18 @@ MESSAGE_IDS = {
 
 TMP = None  # the run's scratch directory, made in main() or on first use
 LIVE = {}   # id -> stop function of every process started and not yet stopped
+# The suite that runs: its name on messages and its scratch directory's prefix
+# (tests/e2e_tls.py and tests/e2e_faults.py set their own through use_suite).
+PROG = "e2e"
+TMP_PREFIX = "smtpot-e2e-"
+CERT = KEY = None
+
+
+def use_suite(prog):
+    """Makes this module's helpers serve the suite `prog` (e.g. "e2e_tls")."""
+    global PROG, TMP_PREFIX
+    PROG = prog
+    TMP_PREFIX = "smtpot-%s-" % prog.replace("_", "-")
 
 
 def stop_all():
@@ -80,7 +93,7 @@ def stop_all():
         try:
             stop()
         except Exception as e:  # keep stopping the others
-            print("e2e: cleanup of %s failed: %s" % (key, e), file=sys.stderr)
+            print("%s: cleanup of %s failed: %s" % (PROG, key, e), file=sys.stderr)
         LIVE.pop(key, None)
 
 
@@ -91,7 +104,7 @@ def tmpdir(prefix):
     global TMP
     with TMP_LOCK:  # the trickle thread asks at the same time as the first test
         if TMP is None:
-            TMP = tempfile.mkdtemp(prefix="smtpot-e2e-")
+            TMP = tempfile.mkdtemp(prefix=TMP_PREFIX)
     return tempfile.mkdtemp(prefix=prefix + "-", dir=TMP)
 
 
@@ -110,6 +123,38 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def certificate():
+    """A throwaway self-signed certificate for HOSTNAME, made once."""
+    global CERT, KEY
+    if CERT is None:
+        if shutil.which("openssl") is None:
+            raise unittest.SkipTest("openssl is not installed (apt-get install openssl)")
+        d = tmpdir("cert")
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        r = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=" + HOSTNAME, "-addext", "subjectAltName=DNS:" + HOSTNAME,
+             "-keyout", key, "-out", cert],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("openssl req failed: %r" % r.stdout)
+        CERT, KEY = cert, key
+    return CERT, KEY
+
+
+def client_context(verify=False, max_version=None):
+    """A TLS client context: trusting certificate() when `verify`, else none."""
+    if verify:
+        ctx = ssl.create_default_context(cafile=certificate()[0])
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    return ctx
 
 
 def sha256(b):
@@ -263,7 +308,7 @@ def reply_codes(data):
 class Server:
     """smtpot behind `systemd-socket-activate --inetd -a` on 127.0.0.1."""
 
-    def __init__(self, name, *extra, spool_dir=None, log=True, env=None):
+    def __init__(self, name, *extra, spool_dir=None, log=True, env=None, port=None):
         self.dir = tmpdir(name)
         self.env = dict(clean_env(), **(env or {}))
         self.log = os.path.join(self.dir, "events.jsonl")
@@ -272,6 +317,7 @@ class Server:
         if log:
             self.args.append("--log-file=" + self.log)
         self.args += list(extra)
+        self.fixed_port = port  # a given port is tried once; else 5 free ones
         self.proc = None
         self.port = None
         self.errpath = None
@@ -285,8 +331,8 @@ class Server:
     def start(self):
         if shutil.which("systemd-socket-activate") is None:
             raise unittest.SkipTest("systemd-socket-activate is not installed (apt-get install systemd)")
-        for attempt in range(5):
-            port = free_port()
+        for attempt in range(1 if self.fixed_port else 5):
+            port = self.fixed_port or free_port()
             self.errpath = os.path.join(self.dir, "activate-%d.err" % attempt)
             with open(self.errpath, "wb") as err:
                 p = subprocess.Popen(
@@ -295,15 +341,15 @@ class Server:
                     env=self.env, cwd=self.dir)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and p.poll() is None:
-                if b"Listening on" in self._stderr():
+                if b"Listening on" in self.stderr():
                     self.proc, self.port = p, port
                     LIVE[id(self)] = self.stop
                     return self
                 time.sleep(0.01)
             self._kill(p)
-        raise RuntimeError("systemd-socket-activate did not start: %r" % self._stderr())
+        raise RuntimeError("systemd-socket-activate did not start on %s: %r" % (port, self.stderr()))
 
-    def _stderr(self):
+    def stderr(self):
         with open(self.errpath, "rb") as f:
             return f.read()
 
@@ -319,7 +365,7 @@ class Server:
 
     def children(self):
         """(PIDs spawned, {pid: exit code}) from the activator's log."""
-        text = self._stderr().decode("utf-8", "replace")
+        text = self.stderr().decode("utf-8", "replace")
         spawned = [int(x) for x in re.findall(r" as PID (\d+)", text)]
         died = {int(a): int(b) for a, b in re.findall(r"Child (\d+) died with code (-?\d+)", text)}
         return spawned, died
@@ -364,6 +410,8 @@ class Server:
 class Client:
     """A raw SMTP client on a TCP socket, every read bounded by a deadline."""
 
+    MAX_REPLY_LINES = 10000
+
     def __init__(self, port, timeout=10.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.local_port = self.sock.getsockname()[1]
@@ -384,7 +432,7 @@ class Client:
         """One whole reply: (code, [lines])."""
         deadline = time.monotonic() + self.timeout
         lines = []
-        for _ in range(10000):
+        for _ in range(self.MAX_REPLY_LINES):
             while b"\r\n" not in self.buf:
                 chunk = self._recv(deadline)
                 if not chunk:
@@ -1615,20 +1663,25 @@ class Result(unittest.TextTestResult):
         return sum(1 for o in self.outcomes.values() if o == outcome)
 
 
-def main(argv):
+def run_main(argv, module, order, needed, hint, start=None, finish=None):
+    """Runs a suite's classes (`order`, or the names in argv) and prints
+    "PROG: N passed, N failed[, N skipped]" last. `needed` are the files that
+    must exist first (SMTPOT executable), `hint` what makes them; start() runs
+    before the tests, finish(finished) after them, before stop_all()."""
     verbosity = 2 if "-q" not in argv else 1
     selected = [a for a in argv if not a.startswith("-")]
-    if not os.access(SMTPOT, os.X_OK):
-        print("e2e: %s not found; run `make smtpot` first" % SMTPOT, file=sys.stderr)
-        print("e2e: 0 passed, 1 failed")
+    missing = [p for p in needed if not (os.access(p, os.X_OK) if p == SMTPOT else os.path.exists(p))]
+    if missing:
+        print("%s: %s not found; run `%s` first" % (PROG, ", ".join(missing), hint), file=sys.stderr)
+        print("%s: 0 passed, 1 failed" % PROG)
         return 1
     loader = unittest.TestLoader()
     if selected:
-        suite = loader.loadTestsFromNames(selected, sys.modules[__name__])
+        suite = loader.loadTestsFromNames(selected, module)
     else:
-        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in ORDER)
-    if not selected or any(s.startswith("T07") for s in selected):
-        TRICKLE.start()
+        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in order)
+    if start is not None:
+        start(selected)
     # A SIGTERM unwinds like an exception, so the finally below stops every server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.monotonic()
@@ -1638,25 +1691,37 @@ def main(argv):
                                          resultclass=Result).run(suite)
         finished = True
     finally:
-        # The trickle thread ends by itself within 40 s; after an interrupt,
-        # its server is stopped under it instead.
-        if finished and TRICKLE.thread is not None:
-            TRICKLE.wait(40)
+        if finish is not None:
+            finish(finished)
         stop_all()
-        if not finished and TRICKLE.thread is not None:
-            TRICKLE.wait(2)  # a server it started meanwhile is stopped too
-            stop_all()
         if TMP is not None and not os.environ.get("E2E_KEEP"):
             shutil.rmtree(TMP, ignore_errors=True)
     failed, skipped, passed = result.count("failed"), result.count("skipped"), result.count("passed")
-    print("e2e: %.1f s" % (time.monotonic() - t0), file=sys.stderr)
+    print("%s: %.1f s" % (PROG, time.monotonic() - t0), file=sys.stderr)
     for test, reason in result.skipped:
-        print("e2e: skipped %s: %s" % (test.id(), reason), file=sys.stderr)
-    line = "e2e: %d passed, %d failed" % (passed, failed)
+        print("%s: skipped %s: %s" % (PROG, test.id(), reason), file=sys.stderr)
+    line = "%s: %d passed, %d failed" % (PROG, passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
     print(line)
     return 1 if failed or not result.wasSuccessful() else 0
+
+
+def main(argv):
+    def start(selected):
+        if not selected or any(s.startswith("T07") for s in selected):
+            TRICKLE.start()
+
+    def finish(finished):
+        # The trickle thread ends by itself within 40 s; after an interrupt,
+        # its server is stopped under it instead.
+        if finished and TRICKLE.thread is not None:
+            TRICKLE.wait(40)
+        if not finished and TRICKLE.thread is not None:
+            stop_all()
+            TRICKLE.wait(2)  # a server it started meanwhile is stopped too
+
+    return run_main(argv, sys.modules[__name__], ORDER, [SMTPOT], "make smtpot", start, finish)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
 import time
@@ -44,7 +43,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402  (tests/e2e.py: event parsing, envelope checks, the result counter)
-from e2e import check_envelope, clean_env, get, names, parse_events, read_until  # noqa: E402
+from e2e import (LIVE, certificate, check_envelope, clean_env, client_context, get,  # noqa: E402
+                 names, parse_events, read_until, stop_all, tmpdir)
+
+e2e.use_suite("e2e_faults")
 
 REPO = e2e.REPO
 SMTPOT = e2e.SMTPOT
@@ -60,50 +62,7 @@ EHLO_LINES = [b"250-mx.example.com", b"250-PIPELINING", b"250-SIZE 10240000", b"
               b"250 SMTPUTF8"]
 LOSS_RE = re.compile(rb"^smtpot: log file sink: (.+); later failures are counted, not reported$")
 
-TMP = None
-TMP_LOCK = threading.Lock()
-LIVE = {}  # key -> stop function of every process or mount not yet cleaned up
-CERT = KEY = None
-
-
-def tmpdir(prefix):
-    global TMP
-    with TMP_LOCK:
-        if TMP is None:
-            TMP = tempfile.mkdtemp(prefix="smtpot-e2e-faults-")
-    return tempfile.mkdtemp(prefix=prefix + "-", dir=TMP)
-
-
-def stop_all():
-    for key, stop in list(LIVE.items()):
-        try:
-            stop()
-        except Exception as e:  # keep cleaning the others
-            print("e2e_faults: cleanup of %s failed: %s" % (key, e), file=sys.stderr)
-        LIVE.pop(key, None)
-
-
-def certificate():
-    global CERT, KEY
-    if CERT is None:
-        if shutil.which("openssl") is None:
-            raise unittest.SkipTest("openssl is not installed (apt-get install openssl)")
-        d = tmpdir("cert")
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                            "-subj", "/CN=" + HOSTNAME, "-keyout", key, "-out", cert],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        if r.returncode != 0:
-            raise RuntimeError("openssl req failed: %r" % r.stdout)
-        CERT, KEY = cert, key
-    return CERT, KEY
-
-
-def client_context():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+# LIVE (from e2e): key -> stop function of every process or mount not yet cleaned up
 
 
 def whole_lines(tc, data, what):
@@ -630,29 +589,9 @@ class T01SinkFailure(unittest.TestCase):
 
 # --- 2-4. SIGTERM, SIGKILL and client resets at every phase ------------------------
 
-class T02Sigterm(unittest.TestCase):
-    def run_phase(self, phase):
-        a, srv = pair(args_for(phase))
-        s = a
-        try:
-            s = drive_to(phase, a)
-            srv.proc.send_signal(signal.SIGTERM)
-            rc = srv.wait(10)
-            rest = read_rest(s, 5)
-        finally:
-            srv.kill()
-            s.close()
-            a.close()
-        self.assertEqual(rc, 0, srv.stderr())
-        self.assertEqual(srv.stderr(), b"")
-        if phase != "blocked_write":
-            # Nothing more, or at most a 421 goodbye.
-            self.assertRegex(rest, rb"^(421 [^\r\n]*\r\n)?$", "replies after SIGTERM")
-        evs = whole_lines(self, srv.log_bytes(), "the log file")
-        check_reached(self, phase, evs, True)
-        self.assertEqual(check_whole(self, evs), "signal")
-        self.assertEqual(evs[-1]["data"]["signal"], signal.SIGTERM)
-        check_pending(self, phase, evs, srv, "signal", "signal")
+class Phases:
+    """One test per phase of drive_to, each calling the class's run_phase
+    (test_blocked_write is added by the classes that have it)."""
 
     def test_banner(self):
         self.run_phase("banner")
@@ -674,6 +613,39 @@ class T02Sigterm(unittest.TestCase):
 
     def test_in_tls(self):
         self.run_phase("in_tls")
+
+
+def signal_at(phase, sig, then=None):
+    """Drives a session on a socketpair to `phase`, sends smtpot `sig` and
+    waits for its end; returns (srv, its exit status, then(socket) or None)."""
+    a, srv = pair(args_for(phase))
+    s = a
+    try:
+        # Keep the socket drive_to returns: dropping a TLS socket closes the connection.
+        s = drive_to(phase, a)
+        srv.proc.send_signal(sig)
+        rc = srv.wait(10)
+        got = then(s) if then is not None else None
+    finally:
+        srv.kill()
+        s.close()
+        a.close()
+    return srv, rc, got
+
+
+class T02Sigterm(Phases, unittest.TestCase):
+    def run_phase(self, phase):
+        srv, rc, rest = signal_at(phase, signal.SIGTERM, lambda s: read_rest(s, 5))
+        self.assertEqual(rc, 0, srv.stderr())
+        self.assertEqual(srv.stderr(), b"")
+        if phase != "blocked_write":
+            # Nothing more, or at most a 421 goodbye.
+            self.assertRegex(rest, rb"^(421 [^\r\n]*\r\n)?$", "replies after SIGTERM")
+        evs = whole_lines(self, srv.log_bytes(), "the log file")
+        check_reached(self, phase, evs, True)
+        self.assertEqual(check_whole(self, evs), "signal")
+        self.assertEqual(evs[-1]["data"]["signal"], signal.SIGTERM)
+        check_pending(self, phase, evs, srv, "signal", "signal")
 
     def test_blocked_write(self):
         """smtpot blocked writing replies the client never reads: SIGTERM
@@ -749,22 +721,12 @@ class T02bSigtermRace(unittest.TestCase):
                                  "(the idle timeout): the signal was swallowed by poll(2)" % took)
 
 
-class T03Sigkill(unittest.TestCase):
+class T03Sigkill(Phases, unittest.TestCase):
     FLOOD_SESSIONS = 40
     FLOOD_ROUNDS = 10
 
     def run_phase(self, phase):
-        a, srv = pair(args_for(phase))
-        s = a
-        try:
-            # Keep the socket drive_to returns: dropping a TLS socket closes the connection.
-            s = drive_to(phase, a)
-            srv.proc.send_signal(signal.SIGKILL)
-            rc = srv.wait(10)
-        finally:
-            srv.kill()
-            s.close()
-            a.close()
+        srv, rc, _ = signal_at(phase, signal.SIGKILL)
         self.assertEqual(rc, -signal.SIGKILL)
         evs = whole_lines(self, srv.log_bytes(), "the log file")
         check_reached(self, phase, evs, False)
@@ -777,27 +739,6 @@ class T03Sigkill(unittest.TestCase):
             self.assertEqual(len(tmps), 1, srv.spool_names())
             with open(os.path.join(srv.spool, tmps[0]), "rb") as f:
                 self.assertTrue(BODY.startswith(f.read()))
-
-    def test_banner(self):
-        self.run_phase("banner")
-
-    def test_mid_line(self):
-        self.run_phase("mid_line")
-
-    def test_after_ehlo(self):
-        self.run_phase("after_ehlo")
-
-    def test_in_data(self):
-        self.run_phase("in_data")
-
-    def test_in_auth(self):
-        self.run_phase("in_auth")
-
-    def test_in_handshake(self):
-        self.run_phase("in_handshake")
-
-    def test_in_tls(self):
-        self.run_phase("in_tls")
 
     def test_blocked_write(self):
         self.run_phase("blocked_write")
@@ -899,7 +840,7 @@ class T03Sigkill(unittest.TestCase):
             self.assertEqual(survivors, 5)
 
 
-class T04Reset(unittest.TestCase):
+class T04Reset(Phases, unittest.TestCase):
     def run_phase(self, phase):
         cli, srv = tcp(args_for(phase))
         try:
@@ -925,27 +866,6 @@ class T04Reset(unittest.TestCase):
         if phase == "mid_line":
             self.assertEqual(evs[-1]["data"]["unterminated_line"], "MAIL FROM:<half@exa")
         check_pending(self, phase, evs, srv, "eof", "reset")
-
-    def test_banner(self):
-        self.run_phase("banner")
-
-    def test_mid_line(self):
-        self.run_phase("mid_line")
-
-    def test_after_ehlo(self):
-        self.run_phase("after_ehlo")
-
-    def test_in_data(self):
-        self.run_phase("in_data")
-
-    def test_in_auth(self):
-        self.run_phase("in_auth")
-
-    def test_in_handshake(self):
-        self.run_phase("in_handshake")
-
-    def test_in_tls(self):
-        self.run_phase("in_tls")
 
 
 # --- 5. 500 concurrent sessions, one file ----------------------------------------------
@@ -1059,37 +979,12 @@ ORDER = [T01SinkFailure, T02Sigterm, T02bSigtermRace, T03Sigkill, T04Reset, T05C
 
 
 def main(argv):
-    verbosity = 2 if "-q" not in argv else 1
-    selected = [a for a in argv if not a.startswith("-")]
-    for path in (SMTPOT, MODULE):
-        if not os.path.exists(path):
-            print("e2e_faults: %s not found; run `make smtpot smtpot-tls.so` first" % path, file=sys.stderr)
-            print("e2e_faults: 0 passed, 1 failed")
-            return 1
-    loader = unittest.TestLoader()
-    if selected:
-        suite = loader.loadTestsFromNames(selected, sys.modules[__name__])
-    else:
-        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in ORDER)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    t0 = time.monotonic()
-    try:
-        result = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity,
-                                         resultclass=e2e.Result).run(suite)
-    finally:
+    def finish(finished):
         stop_all()
         Journal.stop()
-        if TMP is not None and not os.environ.get("E2E_KEEP"):
-            shutil.rmtree(TMP, ignore_errors=True)
-    failed, skipped, passed = result.count("failed"), result.count("skipped"), result.count("passed")
-    print("e2e_faults: %.1f s" % (time.monotonic() - t0), file=sys.stderr)
-    for test, reason in result.skipped:
-        print("e2e_faults: skipped %s: %s" % (test.id(), reason), file=sys.stderr)
-    line = "e2e_faults: %d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line)
-    return 1 if failed or not result.wasSuccessful() else 0
+
+    return e2e.run_main(argv, sys.modules[__name__], ORDER, [SMTPOT, MODULE],
+                        "make smtpot smtpot-tls.so", finish=finish)
 
 
 if __name__ == "__main__":

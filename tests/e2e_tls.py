@@ -18,124 +18,41 @@ import base64
 import concurrent.futures
 import hashlib
 import hmac
-import json
 import os
 import re
 import select
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMTPOT = os.path.join(REPO, "smtpot")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402  (tests/e2e.py: scratch directories, servers, clients, the runner)
+import tlsfp_ref  # noqa: E402  (tests/tlsfp_ref.py, the independent JA3/JA4)
+from e2e import (certificate, clean_env, client_context, need_tool, names,  # noqa: E402
+                 one as find, parse_events, tmpdir)
+
+e2e.use_suite("e2e_tls")
+REPO = e2e.REPO
+SMTPOT = e2e.SMTPOT
 MODULE = os.path.join(REPO, "smtpot-tls.so")
 DATA = os.path.join(REPO, "tests", "data")
 CHECK_TLSFP = os.path.join(REPO, "tests", "check_tlsfp.c")
-HOSTNAME = "mx.example.com"
+HOSTNAME = e2e.HOSTNAME
 BANNER = "220 %s ESMTP Postfix (Debian/GNU)" % HOSTNAME
 AUTH_LINE = "AUTH PLAIN LOGIN CRAM-MD5"
 REPLY_535 = "535 5.7.8 Error: authentication failed: authentication failure"
 REPLY_235 = "235 2.7.0 Authentication successful"
 
-sys.path.insert(0, os.path.join(REPO, "tests"))
-import tlsfp_ref  # noqa: E402  (tests/tlsfp_ref.py, the independent JA3/JA4)
-
 JA4_RE = re.compile(r"^t(13|12|11|10)[di]\d{2}\d{2}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$")
 HEX32_RE = re.compile(r"^[0-9a-f]{32}$")
 CHALLENGE_RE = re.compile(r"^<\d{10}\.\d+@" + re.escape(HOSTNAME) + r">$")
 
-TMP = None
-CERT = KEY = None
-
-
-def tmpdir(prefix):
-    global TMP
-    if TMP is None:
-        TMP = tempfile.mkdtemp(prefix="smtpot-e2e-tls-")
-    return tempfile.mkdtemp(prefix=prefix + "-", dir=TMP)
-
-
-def certificate():
-    """A throwaway self-signed certificate for mx.example.com, made once."""
-    global CERT, KEY
-    if CERT is None:
-        if shutil.which("openssl") is None:
-            raise unittest.SkipTest("openssl is not installed (apt-get install openssl)")
-        d = tmpdir("cert")
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        r = subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=" + HOSTNAME, "-addext", "subjectAltName=DNS:" + HOSTNAME,
-             "-keyout", key, "-out", cert],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        if r.returncode != 0:
-            raise RuntimeError("openssl req failed: %r" % r.stdout)
-        CERT, KEY = cert, key
-    return CERT, KEY
-
-
-def clean_env():
-    env = dict(os.environ)
-    for k in ("INVOCATION_ID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM"):
-        env.pop(k, None)
-    return env
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def need_tool(tc, name):
-    if shutil.which(name) is None:
-        tc.skipTest("%s is not installed" % name)
-
-
-def pid_alive_child_of(pid, parent):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    fields = stat[stat.rfind(")") + 2:].split()
-    return fields[0] != "Z" and int(fields[1]) == parent
-
-
-def client_context(verify=False, max_version=None):
-    if verify:
-        ctx = ssl.create_default_context(cafile=certificate()[0])
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if max_version is not None:
-        ctx.maximum_version = max_version
-    return ctx
-
-
 # --- events ----------------------------------------------------------------------
-
-def parse_events(data):
-    """Every line valid UTF-8 and one JSON object (strict: no raw controls)."""
-    out = []
-    for n, raw in enumerate(data.split(b"\n")[:-1] if data else [], 1):
-        try:
-            obj = json.loads(raw.decode("utf-8", errors="strict"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise AssertionError("event line %d is not valid UTF-8 JSON: %s: %r" % (n, e, raw[:300]))
-        if not isinstance(obj, dict):
-            raise AssertionError("event line %d is not an object" % n)
-        out.append(obj)
-    return out
-
 
 def read_log(path, since=0):
     try:
@@ -148,21 +65,7 @@ def read_log(path, since=0):
 
 
 def sessions_of(events):
-    out = {}
-    for e in events:
-        out.setdefault(e["session"], []).append(e)
-    return list(out.values())
-
-
-def names(evs):
-    return [e["event"] for e in evs]
-
-
-def find(evs, name, index=0):
-    found = [e for e in evs if e["event"] == name]
-    if len(found) <= index:
-        raise AssertionError("no %s event #%d in %s" % (name, index, names(evs)))
-    return found[index]
+    return list(e2e.by_session(events).values())
 
 
 def field_bytes(d, key):
@@ -279,96 +182,13 @@ def c_constants():
 
 # --- servers and clients -----------------------------------------------------------
 
-class Server:
-    """smtpot behind `systemd-socket-activate --inetd -a` on 127.0.0.1."""
+class Server(e2e.Server):
+    """smtpot with --tls-cert and --tls-key behind `systemd-socket-activate
+    --inetd -a` on 127.0.0.1 (port= a fixed port, tried once)."""
 
     def __init__(self, name, *extra, port=None):
         cert, key = certificate()
-        self.dir = tmpdir(name)
-        self.log = os.path.join(self.dir, "events.jsonl")
-        self.spool = os.path.join(self.dir, "spool")
-        self.args = [SMTPOT, "--log-file=" + self.log, "--spool-dir=" + self.spool,
-                     "--hostname=" + HOSTNAME, "--tls-cert=" + cert, "--tls-key=" + key] + list(extra)
-        self.fixed_port = port
-        self.proc = self.port = self.errpath = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        if shutil.which("systemd-socket-activate") is None:
-            raise unittest.SkipTest("systemd-socket-activate is not installed (apt-get install systemd)")
-        for attempt in range(1 if self.fixed_port else 5):
-            port = self.fixed_port or free_port()
-            self.errpath = os.path.join(self.dir, "activate-%d.err" % attempt)
-            with open(self.errpath, "wb") as err:
-                p = subprocess.Popen(
-                    ["systemd-socket-activate", "--inetd", "-a", "-l", "127.0.0.1:%d" % port] + self.args,
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                    env=clean_env(), cwd=self.dir)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and p.poll() is None:
-                if b"Listening on" in self.stderr():
-                    self.proc, self.port = p, port
-                    return self
-                time.sleep(0.01)
-            self._kill(p)
-        raise RuntimeError("systemd-socket-activate did not start on %s: %r" % (port, self.stderr()))
-
-    def stderr(self):
-        with open(self.errpath, "rb") as f:
-            return f.read()
-
-    @staticmethod
-    def _kill(p):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-
-    def children(self):
-        text = self.stderr().decode("utf-8", "replace")
-        spawned = [int(x) for x in re.findall(r" as PID (\d+)", text)]
-        died = {int(a): int(b) for a, b in re.findall(r"Child (\d+) died with code (-?\d+)", text)}
-        return spawned, died
-
-    def wait_children(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            spawned, died = self.children()
-            if all(p in died for p in spawned) or time.monotonic() > deadline:
-                return spawned, died
-            time.sleep(0.02)
-
-    def check_children(self, tc, timeout=10.0):
-        """Every session process has ended, with status 0."""
-        spawned, died = self.wait_children(timeout)
-        tc.assertEqual(sorted(died), sorted(spawned), "session processes still running")
-        tc.assertEqual({p: c for p, c in died.items() if c != 0}, {}, "non-zero exit status")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            spawned, died = self.wait_children(5)
-            for pid in spawned:
-                if pid not in died and pid_alive_child_of(pid, self.proc.pid):
-                    os.kill(pid, signal.SIGKILL)
-        finally:
-            self._kill(self.proc)
-            self.proc = None
-
-    def log_size(self):
-        try:
-            return os.path.getsize(self.log)
-        except FileNotFoundError:
-            return 0
+        super().__init__(name, "--tls-cert=" + cert, "--tls-key=" + key, *extra, port=port)
 
     def sessions(self, count, since=0, timeout=10.0):
         """Waits for `count` ended sessions after byte offset `since`."""
@@ -389,46 +209,14 @@ class Server:
         return s[0]
 
 
-class Conn:
+class Conn(e2e.Client):
     """A raw SMTP client over TCP, later TLS; every read has a deadline."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.timeout = timeout
-        self.buf = b""
-        self.received = b""
-
-    def _recv(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no reply in time; got %r" % self.received[-300:])
-        self.sock.settimeout(left)
-        chunk = self.sock.recv(65536)
-        self.received += chunk
-        return chunk
-
-    def reply(self):
-        """One whole reply: (code, [lines])."""
-        deadline = time.monotonic() + self.timeout
-        lines = []
-        for _ in range(1000):
-            while b"\r\n" not in self.buf:
-                chunk = self._recv(deadline)
-                if not chunk:
-                    raise EOFError("connection closed; got %r" % self.received[-300:])
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("utf-8", "replace"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), lines
-        raise AssertionError("reply without an end")
+    MAX_REPLY_LINES = 1000
 
     def cmd(self, line):
         self.send(line + b"\r\n")
         return self.reply()
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def quiet(self, seconds):
         """True when nothing arrives (and nothing is buffered) for `seconds`;
@@ -1273,49 +1061,9 @@ ORDER = [T01Swaks, T02Smtplib, T03SClient, T04Curl, T05Injection, T06Replay, T07
          T08AuthEdges, T09FailedHandshake]
 
 
-class Result(unittest.TextTestResult):
-    def startTest(self, test):
-        self._t0 = time.monotonic()
-        super().startTest(test)
-
-    def stopTest(self, test):
-        super().stopTest(test)
-        if self.showAll:
-            self.stream.writeln("    (%.2f s)" % (time.monotonic() - self._t0))
-
-
 def main(argv):
-    verbosity = 1 if "-q" in argv else 2
-    selected = [a for a in argv if not a.startswith("-")]
-    missing = [p for p in (SMTPOT, MODULE) if not os.path.exists(p)]
-    if missing:
-        print("e2e_tls: %s not found; run `make smtpot smtpot-tls.so` first" % ", ".join(missing),
-              file=sys.stderr)
-        print("e2e_tls: 0 passed, 1 failed")
-        return 1
-    loader = unittest.TestLoader()
-    if selected:
-        suite = loader.loadTestsFromNames(selected, sys.modules[__name__])
-    else:
-        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in ORDER)
-    t0 = time.monotonic()
-    try:
-        result = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity,
-                                         resultclass=Result).run(suite)
-    finally:
-        if TMP is not None and not os.environ.get("E2E_KEEP"):
-            shutil.rmtree(TMP, ignore_errors=True)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
-    print("e2e_tls: %.1f s" % (time.monotonic() - t0), file=sys.stderr)
-    for test, reason in result.skipped:
-        print("e2e_tls: skipped %s: %s" % (test.id(), reason), file=sys.stderr)
-    line = "e2e_tls: %d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line)
-    return 1 if failed else 0
+    return e2e.run_main(argv, sys.modules[__name__], ORDER, [SMTPOT, MODULE],
+                        "make smtpot smtpot-tls.so")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
  */
 #include "testlib.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,41 @@
 #include "text.h"
 
 long long test_now_ms;
+struct config test_cfg;
+struct run test_r;
+
+void test_setup(void)
+{
+	test_config(&test_cfg);
+}
+
+void test_teardown(void)
+{
+	test_run_free(&test_r);
+	config_free(&test_cfg);
+}
+
+void test_expect(const struct run *r, const char *codes)
+{
+	char got[8192];
+
+	test_codes(r, got, sizeof(got));
+	ck_assert_str_eq(got, codes);
+	test_invariants(r);
+}
+
+int test_count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
 
 static int64_t fake_mono(void)
 {

@@ -54,6 +54,18 @@ json_object *test_get(json_object *ev, const char *path);
 /* Checks the invariants every session must keep (valid UTF-8 JSON, seq, one disconnect). */
 void test_invariants(const struct run *r);
 
+/* The fixture the session suites share: test_setup() fills test_cfg with
+ * test_config(); test_teardown() frees test_r and test_cfg. */
+extern struct config test_cfg;
+extern struct run test_r;
+void test_setup(void);
+void test_teardown(void);
+/* The reply codes of r are exactly codes (as test_codes gives them), and r
+ * keeps test_invariants. */
+void test_expect(const struct run *r, const char *codes);
+/* How many entries dir holds besides . and .. */
+int test_count_files(const char *dir);
+
 /* A conn that reads the chunks (and discards what is written). */
 void test_conn(struct conn *c, const struct chunk *chunks, size_t n);
 
