@@ -249,6 +249,13 @@ fuzz-regress: deps-fuzz
 	$(MAKE) fuzz-build
 	sh tests/fuzz/run-regressions.sh $(FUZZERS)
 
+# Benchmark against a do-nothing handler, smtp-sink and aiosmtpd (bench/README.md).
+# BENCH_QUICK=1 make bench: a smoke run of a minute or two.
+bench: smtpot
+	python3 bench/run
+
+.PHONY: bench
+
 clean:
 	rm -rf build build-san build-fuzz smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san \
-		tests/sandbox_probe.so
+		tests/sandbox_probe.so bench/build

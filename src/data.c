@@ -2,8 +2,7 @@
  * data.c - the DATA state machine. States say where we are relative to
  * line breaks and dots; the only bytes ever held back are the stuffed dot
  * and the CR after it, until the next byte tells whether they end the
- * message. Plain text is copied in runs, so the per-byte cost is one table
- * look-up.
+ * message. Plain text is found with memchr and passed on in runs.
  */
 #include "data.h"
 
@@ -22,9 +21,6 @@ enum {
 	S_DOTCR_LF,   /* LF "." CR */
 	S_DOTCR_CR,   /* CR "." CR */
 };
-
-/* Bytes that need a look in S_TEXT. */
-static const unsigned char special[256] = { ['\0'] = 1, ['\r'] = 1, ['\n'] = 1 };
 
 void data_init(struct data_parser *d, uint64_t max, int after_bare_lf,
 	       void (*out)(void *arg, const unsigned char *p, size_t n), void *arg)
@@ -91,11 +87,24 @@ size_t data_feed(struct data_parser *d, const unsigned char *p, size_t n)
 		unsigned char c = p[i];
 
 		switch (d->state) {
-		case S_TEXT:
-			while (i < n && !special[p[i]])
-				i++;
+		case S_TEXT: {
+			/*
+			 * Skip to the first byte that needs a look (NUL, CR, LF) with
+			 * memchr, which scans many bytes at a time: a line usually
+			 * costs three calls instead of a test per byte.
+			 */
+			const unsigned char *q = p + i, *stop = memchr(q, '\n', n - i), *x;
+
+			if (stop == NULL)
+				stop = p + n;
+			if ((x = memchr(q, '\r', (size_t)(stop - q))) != NULL)
+				stop = x;
+			if ((x = memchr(q, '\0', (size_t)(stop - q))) != NULL)
+				stop = x;
+			i = (size_t)(stop - p);
 			if (i == n)
 				continue;
+		}
 			c = p[i];
 			if (c == '\0') {
 				note(&d->nul, AT());
