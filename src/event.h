@@ -12,6 +12,8 @@
 
 #include <json-c/json.h>
 
+#include "limits.h"
+
 enum event_level { LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR };
 
 enum event_kind {
@@ -65,7 +67,6 @@ struct sink {
 	uint64_t lost; /* events this sink failed to take */
 };
 
-#define EVENT_SINKS_MAX 4
 
 struct event_ctx {
 	char session[40];

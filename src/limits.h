@@ -44,5 +44,11 @@
 #define CONFIG_LINE_MAX 4096
 #define AUTH_FIELD_MAX 1024       /* bytes of a decoded AUTH answer kept */
 #define CLIENT_HELLO_MAX 16384    /* bytes of a TLS ClientHello kept for fingerprints */
+#define TLSFP_LIST_MAX 128        /* ciphers, extensions, ... kept per ClientHello */
+#define MIME_LINE_MAX 8192        /* bytes of a message line the MIME scanner holds */
+#define MIME_DEPTH 8              /* nested multiparts followed */
+#define MIME_BOUNDARY_MAX 80      /* RFC 2046 allows 70 */
+#define MIME_ATTACHMENTS_MAX 32   /* attachments listed per message */
+#define EVENT_SINKS_MAX 4
 
 #endif

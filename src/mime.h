@@ -13,12 +13,8 @@
 
 #include <json-c/json.h>
 
+#include "limits.h"
 #include "sha256.h"
-
-#define MIME_LINE_MAX 8192
-#define MIME_DEPTH 8
-#define MIME_BOUNDARY_MAX 80
-#define MIME_ATTACHMENTS_MAX 32
 
 struct mime_part {
 	char type[128];

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TLSFP_LIST_MAX 128
+#include "limits.h"
 
 struct client_hello {
 	uint16_t legacy_version;
