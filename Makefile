@@ -3,7 +3,7 @@
 #   make            build ./smtpot
 #   make run        install what is missing, start smtpot on 127.0.0.1:2525
 #   make check      install what is missing, run every test
-#   make check-sanitize   the unit and transcript tests under ASan+UBSan
+#   make check-sanitize   the unit, transcript and end-to-end tests under ASan+UBSan
 #   make fuzz       the libFuzzer harnesses, 60 s each (make fuzz-ci: 10 s each)
 #   make bench      smtpot against peers, see bench/README.md
 
@@ -111,17 +111,19 @@ check-valgrind: tests/check_smtpot
 
 # The same unit and transcript tests, built with ASan and UBSan.
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-check-sanitize: | build-san
+check-sanitize: smtpot smtpot-tls.so tests/sandbox_probe.so | build-san
 	$(MAKE) OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" BUILD=build-san \
 		tests/check_smtpot-san smtpot-san
 	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/check_smtpot-san
+	@echo "== the end-to-end suites against smtpot-san"
+	@rc=0; for t in $(E2E_TESTS); do SMTPOT=$(CURDIR)/smtpot-san python3 $$t -q || rc=1; done; exit $$rc
 
 SAN_OBJS = $(SRCS:src/%.c=build-san/%.o)
 SAN_LIB_OBJS = $(LIB_SRCS:src/%.c=build-san/%.o)
 build-san/%.o: src/%.c $(wildcard src/*.h) | build-san
 	$(CC) $(ALL_CFLAGS) -Ibuild -c -o $@ $<
-smtpot-san: $(SAN_OBJS)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SAN_OBJS) $(PKG_LIBS)
+smtpot-san: $(SAN_OBJS) tests/san_options.c
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SAN_OBJS) tests/san_options.c $(PKG_LIBS)
 tests/check_smtpot-san: $(TEST_SRCS) $(SAN_LIB_OBJS) tests/testlib.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $(TEST_SRCS) $(SAN_LIB_OBJS) $(PKG_LIBS) $(CHECK_LIBS)
 

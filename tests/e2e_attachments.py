@@ -16,6 +16,7 @@ import unittest
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("SHARED", os.path.join(os.path.dirname(TOP), "shared"))
 CORPUS = sorted(glob.glob(os.path.join(SHARED, "corpus", "spam", "*.eml")))
+SMTPOT = os.environ.get("SMTPOT", os.path.join(TOP, "smtpot"))
 
 
 def expected(raw):
@@ -43,7 +44,7 @@ def reported(raw):
         body += b"\r\n"
     session = (b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
                b"DATA\r\n" + body + b".\r\nQUIT\r\n")
-    r = subprocess.run([os.path.join(TOP, "smtpot"), "--spool-dir="], input=session,
+    r = subprocess.run([SMTPOT, "--spool-dir="], input=session,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert r.returncode == 0, r.returncode
     events = [json.loads(line) for line in r.stderr.decode("utf-8").splitlines()]
