@@ -299,6 +299,12 @@ static void line_done(struct mime_scan *m)
 
 void mime_feed(struct mime_scan *m, const unsigned char *p, size_t n)
 {
+	/*
+	 * Past a header block that declared no multipart, and not hashing a
+	 * body: nothing later can start a part, so the rest is not scanned.
+	 */
+	if (!m->in_headers && !m->collecting && m->nboundaries == 0)
+		return;
 	while (n > 0) {
 		const unsigned char *lf = memchr(p, '\n', n);
 		size_t take = lf != NULL ? (size_t)(lf - p) : n;
