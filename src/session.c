@@ -463,8 +463,13 @@ static void spool_prepare(struct session *s)
 	}
 }
 
-/* How a message ended when it did not end with <CRLF>.<CRLF>. */
-static const char *end_form(const struct session *s, int r)
+/*
+ * Why a read (r: what line_read/line_fill returned) gave up: "eof",
+ * "timeout", "signal", "write_error" or "read_error". A signal or a
+ * deadline that interrupted a write is that, not a write error. This is
+ * also how a message that did not end with <CRLF>.<CRLF> is said to end.
+ */
+static const char *read_end(const struct session *s, int r)
 {
 	if (r == 0)
 		return "eof";
@@ -587,7 +592,7 @@ static void data_phase(struct session *s)
 	}
 	/* The client went away or stalled inside DATA: keep what came. */
 	data_eof(&dp);
-	message_event(s, &dp, &ds, qid, end_form(s, r));
+	message_event(s, &dp, &ds, qid, read_end(s, r));
 	session_read_failed(s, r, "data");
 }
 
@@ -756,30 +761,20 @@ static void disconnect_event(struct session *s)
 
 void session_read_failed(struct session *s, int r, const char *phase)
 {
-	if (r == 0) {
-		session_end(s, strcmp(phase, "data") == 0 ? "eof_in_data" : "eof");
-		return;
-	}
-	/* A signal or a deadline that interrupted a write is that, not a write error. */
-	switch (s->conn->status) {
-	case CONN_IDLE_TIMEOUT:
-	case CONN_SESSION_TIMEOUT:
-		session_timeout(s, phase);
-		break;
-	case CONN_SIGNAL:
-		if (sandbox_violation != 0) {
-			char what[64];
+	const char *why = read_end(s, r);
 
-			snprintf(what, sizeof(what), "sandbox refused system call %d", (int)sandbox_violation);
-			session_error(s, what, EPERM);
-			session_end(s, "sandbox");
-		} else {
-			session_end(s, "signal");
-		}
-		break;
-	default:
-		session_end(s, s->rp.failed ? "write_error" : "read_error");
-		break;
+	if (strcmp(why, "eof") == 0 && strcmp(phase, "data") == 0) {
+		session_end(s, "eof_in_data");
+	} else if (strcmp(why, "timeout") == 0) {
+		session_timeout(s, phase);
+	} else if (strcmp(why, "signal") == 0 && sandbox_violation != 0) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "sandbox refused system call %d", (int)sandbox_violation);
+		session_error(s, what, EPERM);
+		session_end(s, "sandbox");
+	} else {
+		session_end(s, why);
 	}
 }
 
