@@ -69,18 +69,18 @@ void event_timestamp(char out[21])
 	static time_t last = -1;
 	static char text[21];
 	time_t t = clock_wall();
-	struct tm tm;
+	struct utc u;
 
 	/* Events come many to a second: format each second once. */
 	if (t == last) {
 		memcpy(out, text, sizeof(text));
 		return;
 	}
-	/* By hand: strftime(3) reads the time zone files on every call. */
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
-		memset(&tm, 0, sizeof(tm)), tm.tm_year = 70, tm.tm_mday = 1;
-	snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	clock_utc(t, &u);
+	if (u.year > 9999 || u.year < 0)
+		u = (struct utc){ .year = 1970, .month = 1, .day = 1 };
+	snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)u.year, u.month, u.day,
+		 u.hour, u.min, u.sec);
 	last = t;
 	memcpy(out, text, sizeof(text));
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "event.h"
 #include "sink.h"
 #include "testlib.h"
@@ -63,12 +64,56 @@ START_TEST(lines_appended)
 }
 END_TEST
 
+/* clock_utc against the C library over leap years, centuries, 2000 and 2100,
+ * times before 1970 and the last second of a day. */
+START_TEST(utc_matches_gmtime)
+{
+	static const int64_t fixed[] = { 0, -1, 86399, 86400, 951782400, 951868799, 4107542400,
+					 4107628799, -2208988800, 253402300799, 1780000000 };
+	int64_t t = -4000000000LL;
+
+	for (size_t i = 0; i < 200000 + sizeof(fixed) / sizeof(fixed[0]); i++) {
+		time_t v = (time_t)(i < 200000 ? t + (int64_t)i * 1299709 : fixed[i - 200000]);
+		struct tm tm;
+		struct utc u;
+
+		ck_assert_ptr_nonnull(gmtime_r(&v, &tm));
+		clock_utc(v, &u);
+		ck_assert_int_eq(u.year, tm.tm_year + 1900);
+		ck_assert_int_eq(u.month, tm.tm_mon + 1);
+		ck_assert_int_eq(u.day, tm.tm_mday);
+		ck_assert_int_eq(u.hour, tm.tm_hour);
+		ck_assert_int_eq(u.min, tm.tm_min);
+		ck_assert_int_eq(u.sec, tm.tm_sec);
+	}
+}
+END_TEST
+
+static time_t leap_day_wall(void)
+{
+	return 1709251199; /* 2024-02-29T23:59:59Z */
+}
+
+START_TEST(timestamp_text)
+{
+	time_t (*saved)(void) = clock_wall;
+	char out[21];
+
+	clock_wall = leap_day_wall;
+	event_timestamp(out);
+	clock_wall = saved;
+	ck_assert_str_eq(out, "2024-02-29T23:59:59Z");
+}
+END_TEST
+
 Suite *suite_sink(void)
 {
 	Suite *s = suite_create("sink");
 	TCase *tc = tcase_create("sink");
 
 	tcase_add_test(tc, lines_appended);
+	tcase_add_test(tc, utc_matches_gmtime);
+	tcase_add_test(tc, timestamp_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
