@@ -457,7 +457,7 @@ static void spool_prepare(struct session *s)
 	if (s->cfg->spool_dir == NULL || s->cfg->spool_dir[0] == '\0' || s->spool.dirfd >= 0 ||
 	    s->spool_failed)
 		return;
-	if (spool_open_dir(&s->spool, s->cfg->spool_dir) < 0) {
+	if (spool_open_dir(&s->spool, s->cfg->spool_dir, s->ev->session) < 0) {
 		s->spool_failed = 1;
 		session_error(s, "spool directory", errno);
 	}
@@ -556,9 +556,8 @@ static void data_phase(struct session *s)
 	queue_id(qid);
 	spool_prepare(s);
 	if (s->spool.dirfd >= 0) {
-		s->spool_ok = spool_begin(&s->spool) == 0;
-		if (!s->spool_ok)
-			session_error(s, s->spool.err_what, s->spool.err);
+		spool_begin(&s->spool);
+		s->spool_ok = 1;
 	}
 	ds.s = s;
 	sha256_init(&ds.sha);

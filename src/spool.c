@@ -1,8 +1,12 @@
 /*
- * spool.c - temporary file, then link(2) to the final name. link fails with
- * EEXIST when the same message is already stored, which is how duplicates
- * are found without a race. Names are made from the digest and a counter,
- * never from client text. Files are 0600.
+ * spool.c - a message is kept in a buffer; when it outgrows the buffer it
+ * goes on to a temporary file. At the end the temporary file is renamed to
+ * its final name with RENAME_NOREPLACE (or linked, where the file system
+ * cannot do that), which fails with EEXIST when the same message is already
+ * stored: that is how duplicates are found without a race. A message that
+ * ended inside the buffer is first looked up under its final name, so a
+ * duplicate costs one lookup. Names are made from the digest, the session's
+ * id and a counter, never from client text. Files are 0600.
  */
 #include "spool.h"
 
@@ -11,17 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int spool_open_dir(struct spool *s, const char *dir)
+int spool_open_dir(struct spool *s, const char *dir, const char *tag)
 {
 	s->fd = -1;
 	s->fill = 0;
 	s->err = 0;
 	s->err_what = NULL;
 	s->buf = NULL;
+	s->count = 0;
+	snprintf(s->tag, sizeof(s->tag), "%s", tag);
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* Another session may create it between our open and our mkdir. */
 	if (s->dirfd < 0 && errno == ENOENT && (mkdir(dir, 0700) == 0 || errno == EEXIST))
@@ -55,19 +60,19 @@ static void fail(struct spool *s, const char *what)
 	}
 }
 
-int spool_begin(struct spool *s)
+void spool_begin(struct spool *s)
 {
-	unsigned char r[8];
-
+	spool_abort(s);
 	s->fill = 0;
 	s->err = 0;
 	s->err_what = NULL;
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		fail(s, "spool name");
-		return -1;
-	}
-	snprintf(s->tmpname, sizeof(s->tmpname), ".tmp.%d.%02x%02x%02x%02x%02x%02x%02x%02x",
-		 (int)getpid(), r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	s->count++;
+}
+
+/* The temporary file, made when it is first needed. 0 or -1 (s->err). */
+static int create_tmp(struct spool *s)
+{
+	snprintf(s->tmpname, sizeof(s->tmpname), ".tmp.%s.%lu", s->tag, s->count);
 	s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		       0600);
 	if (s->fd < 0) {
@@ -80,6 +85,8 @@ int spool_begin(struct spool *s)
 /* Writes all of p[0..n) to the temporary file; the first failure is kept. */
 static void put_all(struct spool *s, const char *p, size_t n)
 {
+	if (s->fd < 0 && s->err == 0)
+		create_tmp(s);
 	while (n > 0 && s->err == 0) {
 		ssize_t w = write(s->fd, p, n);
 
@@ -106,7 +113,7 @@ void spool_write(struct spool *s, const void *p, size_t n)
 {
 	const char *c = p;
 
-	if (s->fd < 0 || s->err != 0)
+	if (s->dirfd < 0 || s->err != 0)
 		return;
 	/* Big pieces skip the copy when the buffer is empty. */
 	if (s->fill == 0 && n >= SPOOL_BUFFER_SIZE) {
@@ -127,6 +134,7 @@ void spool_write(struct spool *s, const void *p, size_t n)
 
 void spool_abort(struct spool *s)
 {
+	s->fill = 0;
 	if (s->fd < 0)
 		return;
 	close(s->fd);
@@ -134,29 +142,49 @@ void spool_abort(struct spool *s)
 	unlinkat(s->dirfd, s->tmpname, 0);
 }
 
-int spool_commit(struct spool *s, const char hex[65], char name[80])
+/* Gives the temporary file its final name: 0, or -1 with errno (EEXIST when
+ * a file has that name). The temporary name is gone afterwards. */
+static int publish(struct spool *s, const char *name)
 {
 	int rc, e;
 
+	if (renameat2(s->dirfd, s->tmpname, s->dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS)
+		/* No RENAME_NOREPLACE here: link(2) also refuses an existing name. */
+		rc = linkat(s->dirfd, s->tmpname, s->dirfd, name, 0);
+	else
+		rc = -1;
+	e = errno;
+	unlinkat(s->dirfd, s->tmpname, 0);
+	errno = e;
+	return rc;
+}
+
+int spool_commit(struct spool *s, const char hex[65], char name[80])
+{
+	struct stat st;
+
 	snprintf(name, 80, "%s.eml", hex);
-	if (s->fd < 0)
+	if (s->dirfd < 0)
 		return -1;
+	if (s->fd < 0 && s->err == 0 &&
+	    fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		s->fill = 0;
+		return 1;
+	}
 	spool_drain(s);
-	if (close(s->fd) < 0)
+	if (s->fd >= 0 && close(s->fd) < 0)
 		fail(s, "spool close");
 	s->fd = -1;
 	if (s->err != 0) {
 		unlinkat(s->dirfd, s->tmpname, 0);
 		return -1;
 	}
-	rc = linkat(s->dirfd, s->tmpname, s->dirfd, name, 0);
-	e = rc < 0 ? errno : 0;
-	unlinkat(s->dirfd, s->tmpname, 0);
-	if (rc == 0)
+	if (publish(s, name) == 0)
 		return 0;
-	if (e == EEXIST)
+	if (errno == EEXIST)
 		return 1;
-	errno = e;
 	fail(s, "spool link");
 	return -1;
 }

@@ -2,7 +2,9 @@
  * spool.h - raw message bytes to disk. Bytes go to a temporary file that is
  * given its final name, "<sha256>.eml", only when the message is complete,
  * so no reader ever sees a partial file under a final name. A message
- * already stored is noted as a duplicate and not written twice.
+ * already stored is noted as a duplicate and not written twice. A message
+ * that fits in the buffer touches the disk only at the end, with one write,
+ * and not at all when it is a duplicate.
  */
 #ifndef SMTPOT_SPOOL_H
 #define SMTPOT_SPOOL_H
@@ -13,7 +15,9 @@
 
 struct spool {
 	int dirfd;
-	int fd; /* temporary file, -1 when none */
+	int fd; /* temporary file, -1 while the message fits in buf */
+	char tag[33]; /* the session's id: temporary names without a random call */
+	unsigned long count; /* messages begun, for the temporary name */
 	char tmpname[64];
 	char *buf; /* SPOOL_BUFFER_SIZE bytes, allocated with the directory */
 	size_t fill;
@@ -21,11 +25,16 @@ struct spool {
 	const char *err_what;
 };
 
-/* Opens the directory (created 0700 if missing). -1 with errno on failure. */
-int spool_open_dir(struct spool *s, const char *dir);
+/*
+ * Opens the directory (created 0700 if missing). tag (up to 32 characters of
+ * [0-9a-f]) makes this process's temporary names unique. -1 with errno on
+ * failure.
+ */
+int spool_open_dir(struct spool *s, const char *dir, const char *tag);
 void spool_close_dir(struct spool *s);
-/* Starts a message: 0, or -1 (s->err, s->err_what say why). */
-int spool_begin(struct spool *s);
+/* Starts a message. Nothing is created until the buffer fills or the message
+ * is committed. */
+void spool_begin(struct spool *s);
 /* Appends bytes; failures are remembered, not returned per call. */
 void spool_write(struct spool *s, const void *p, size_t n);
 /*

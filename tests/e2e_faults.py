@@ -737,7 +737,7 @@ class T03Sigkill(Phases, unittest.TestCase):
         self.assertEqual(finals, [], "a final spool name for an unfinished message")
         if phase == "in_data":
             # The message's bytes past the 64 KiB buffer reached a temporary file only.
-            tmps = [n for n in srv.spool_names() if n.startswith(".tmp.%d." % srv.pid)]
+            tmps = [n for n in srv.spool_names() if n.startswith(".tmp.%s." % evs[0]["session"])]
             self.assertEqual(len(tmps), 1, srv.spool_names())
             with open(os.path.join(srv.spool, tmps[0]), "rb") as f:
                 self.assertTrue(BODY.startswith(f.read()))
