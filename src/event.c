@@ -143,14 +143,17 @@ static int put(struct event_ctx *ev, size_t *o, const char *p, size_t n)
 	return 0;
 }
 
+/* A string literal, without its NUL. */
+#define PUT_LIT(lit) put(ev, &o, lit, sizeof(lit) - 1)
+
 int event_emit(struct event_ctx *ev, enum event_kind k, json_object *data)
 {
 	static const char *const level_names[] = { "INFO", "WARN", "ERROR" };
 	struct event_record r;
-	char head[160], seq[24];
+	char ts[21], seq[21];
 	const char *dj;
-	size_t dlen, o = EVENT_HEADROOM;
-	int i, rc = 0, hn;
+	size_t dlen, seqlen, o = EVENT_HEADROOM;
+	int i, rc = 0;
 
 	ev->seq++;
 	if (data == NULL)
@@ -160,17 +163,18 @@ int event_emit(struct event_ctx *ev, enum event_kind k, json_object *data)
 		ev->lost++;
 		return -1;
 	}
-	event_timestamp(head);
-	hn = snprintf(head + 20, sizeof(head) - 20, "\",\"source_ip\":\"%s\",\"honeypot_type\":\"smtp\","
-						     "\"event\":\"%s\",\"data\":",
-		      ev->source_ip, kinds[k].name);
-	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)ev->seq);
+	event_timestamp(ts);
+	seqlen = text_u64(seq, ev->seq);
 	dj = json_object_to_json_string_length(data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 					       &dlen);
-	if (hn < 0 || put(ev, &o, "{\"timestamp\":\"", 14) < 0 || put(ev, &o, head, 20 + (size_t)hn) < 0 ||
-	    put(ev, &o, dj, dlen) < 0 || put(ev, &o, ",\"level\":\"", 10) < 0 ||
+	if (PUT_LIT("{\"timestamp\":\"") < 0 || put(ev, &o, ts, 20) < 0 ||
+	    PUT_LIT("\",\"source_ip\":\"") < 0 ||
+	    put(ev, &o, ev->source_ip, strlen(ev->source_ip)) < 0 ||
+	    PUT_LIT("\",\"honeypot_type\":\"smtp\",\"event\":\"") < 0 ||
+	    put(ev, &o, kinds[k].name, strlen(kinds[k].name)) < 0 || PUT_LIT("\",\"data\":") < 0 ||
+	    put(ev, &o, dj, dlen) < 0 || PUT_LIT(",\"level\":\"") < 0 ||
 	    put(ev, &o, level_names[kinds[k].level], strlen(level_names[kinds[k].level])) < 0 ||
-	    put(ev, &o, ev->tail, strlen(ev->tail)) < 0 || put(ev, &o, seq, strlen(seq)) < 0 ||
+	    put(ev, &o, ev->tail, strlen(ev->tail)) < 0 || put(ev, &o, seq, seqlen) < 0 ||
 	    put(ev, &o, ev->tail_b, strlen(ev->tail_b)) < 0) {
 		json_object_put(data);
 		ev->lost++;

@@ -85,8 +85,11 @@ static void session_id(char out[40])
 		perror("smtpot: getrandom");
 		exit(EX_OSERR);
 	}
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = "0123456789abcdef"[r[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[r[i] & 15];
+	}
+	out[32] = '\0';
 }
 
 int main(int argc, char **argv)

@@ -38,12 +38,20 @@ int reply_flush_cb(void *arg)
 int reply_line(struct reply *r, int code, int more, const char *text)
 {
 	char line[512];
-	int n = snprintf(line, sizeof(line), "%03d%c%s\r\n", code, more ? '-' : ' ', text);
-	size_t len, keep;
+	size_t len, keep, tlen = strlen(text);
 
-	if (n < 0)
+	if (code < 100 || code > 999)
 		return -1;
-	len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	/* "%03d%c%s\r\n", the text cut to fit the line. */
+	line[0] = (char)('0' + code / 100);
+	line[1] = (char)('0' + code / 10 % 10);
+	line[2] = (char)('0' + code % 10);
+	line[3] = more ? '-' : ' ';
+	if (tlen > sizeof(line) - 6)
+		tlen = sizeof(line) - 6;
+	memcpy(line + 4, text, tlen);
+	memcpy(line + 4 + tlen, "\r\n", 2);
+	len = tlen + 6;
 	if (r->len + len > sizeof(r->buf) && reply_flush(r) < 0)
 		return -1;
 	memcpy(r->buf + r->len, line, len);

@@ -148,3 +148,18 @@ void text_put_str(json_object *obj, const char *key, const char *s)
 {
 	text_put(obj, key, s, strlen(s));
 }
+
+size_t text_u64(char out[21], unsigned long long v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}

@@ -25,4 +25,7 @@ void text_put_prefix(json_object *obj, const char *key, const void *p, size_t n,
 void text_put(json_object *obj, const char *key, const void *p, size_t n);
 void text_put_str(json_object *obj, const char *key, const char *s);
 
+/* v in decimal, NUL-terminated; returns the number of digits. */
+size_t text_u64(char out[21], unsigned long long v);
+
 #endif
