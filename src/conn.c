@@ -2,7 +2,7 @@
  * conn.c - blocking reads and writes on the client descriptors, bounded by
  * an idle deadline per call and a session deadline, both monotonic.
  * A stop signal (SIGTERM, the session alarm, a sandbox refusal) wakes any
- * wait through a self-pipe, however close to the poll(2) it lands, and
+ * wait through an eventfd, however close to the poll(2) it lands, and
  * writes to a socket never block, so the session can always log its end.
  */
 #include "conn.h"
@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,22 +19,24 @@
 #include "clock.h"
 
 volatile sig_atomic_t conn_stop_signal;
-static int stop_pipe[2] = { -1, -1 };
+/* Readable once a stop signal came: one descriptor, cheaper than a pipe. */
+static int stop_fd = -1;
 
 int conn_stop_init(void)
 {
-	if (stop_pipe[0] >= 0)
-		return 0;
-	return pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC);
+	if (stop_fd < 0)
+		stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return stop_fd < 0 ? -1 : 0;
 }
 
 void conn_stop(int sig)
 {
+	static const uint64_t one = 1;
 	int saved = errno;
 
 	conn_stop_signal = sig;
-	if (stop_pipe[1] >= 0)
-		(void)!write(stop_pipe[1], "", 1);
+	if (stop_fd >= 0)
+		(void)!write(stop_fd, &one, sizeof(one));
 	errno = saved;
 }
 
@@ -64,7 +68,7 @@ static int fd_wait(struct conn *c, short events, int timeout_ms)
 	int r = poll(p, c->stop_fd >= 0 ? 2 : 1, timeout_ms);
 
 	if (r > 0 && p[0].revents == 0) {
-		errno = EINTR; /* only the stop pipe: the caller looks at the flag */
+		errno = EINTR; /* only the stop eventfd: the caller looks at the flag */
 		return -1;
 	}
 	return r;
@@ -92,7 +96,7 @@ void conn_init_fd(struct conn *c, int rfd, int wfd)
 	c->ctx = NULL;
 	c->rfd = rfd;
 	c->wfd = wfd;
-	c->stop_fd = stop_pipe[0];
+	c->stop_fd = stop_fd;
 	{
 		struct stat st;
 

@@ -38,7 +38,7 @@ struct conn {
 	const struct conn_ops *ops;
 	void *ctx;
 	int rfd, wfd;
-	int stop_fd;   /* read end of the stop pipe, polled beside rfd/wfd; -1: none */
+	int stop_fd;   /* the stop eventfd, polled beside rfd/wfd; -1: none */
 	int is_socket; /* wfd is a socket: writes never block (MSG_DONTWAIT) */
 	int64_t idle_ms;          /* 0: no idle limit */
 	int64_t session_deadline; /* monotonic ms; 0: none */
@@ -50,7 +50,7 @@ struct conn {
 extern volatile sig_atomic_t conn_stop_signal;
 
 /*
- * The stop pipe: a signal handler writes a byte to it, and every wait polls
+ * The stop eventfd: a signal handler adds to it, and every wait polls
  * it beside the client descriptor, so a signal that lands just before a
  * poll(2) is not missed. conn_stop_init makes it (once, at start-up).
  */

@@ -36,7 +36,7 @@ static void signals(void)
 	struct sigaction sa;
 
 	if (conn_stop_init() < 0) {
-		perror("smtpot: pipe");
+		perror("smtpot: eventfd");
 		exit(EX_OSERR);
 	}
 	memset(&sa, 0, sizeof(sa));
