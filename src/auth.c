@@ -136,7 +136,7 @@ static void ended(struct session *s, json_object *d, enum answer a)
 	} else if (a == ANSWER_LONG) {
 		/* RFC 4954 4: an answer longer than the server takes. */
 		json_object_object_add(d, "result", json_object_new_string("too_long"));
-		json_object_object_add(d, "answer_length", json_object_new_int64((int64_t)s->lr.total));
+		json_object_object_add(d, "answer_length", text_int((int64_t)s->lr.total));
 		reply_line(&s->rp, 500, 0, "5.5.6 Authentication Exchange line is too long");
 	} else {
 		json_object_object_add(d, "result", json_object_new_string("incomplete"));

@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "text.h"
+
 enum {
 	S_TEXT,       /* inside a line */
 	S_CR,         /* after a CR inside a line */
@@ -235,8 +237,8 @@ static void put_anomaly(json_object *o, const char *key, const struct data_anoma
 	if (a->count == 0)
 		return;
 	x = json_object_new_object();
-	json_object_object_add(x, "count", json_object_new_int64((int64_t)a->count));
-	json_object_object_add(x, "first_offset", json_object_new_int64((int64_t)a->first));
+	json_object_object_add(x, "count", text_int((int64_t)a->count));
+	json_object_object_add(x, "first_offset", text_int((int64_t)a->first));
 	json_object_object_add(o, key, x);
 }
 
@@ -250,7 +252,7 @@ json_object *data_anomalies_json(const struct data_parser *d)
 	put_anomaly(o, "long_line", &d->long_line);
 	if (d->long_line.count > 0)
 		json_object_object_add(json_object_object_get(o, "long_line"), "longest",
-				       json_object_new_int64((int64_t)d->longest));
+				       text_int((int64_t)d->longest));
 	if (d->smuggle_count > 0) {
 		json_object *x = json_object_new_object(), *list = json_object_new_array();
 		uint64_t k = d->smuggle_count < SMUGGLE_RECORD_MAX ? d->smuggle_count : SMUGGLE_RECORD_MAX;
@@ -259,10 +261,10 @@ json_object *data_anomalies_json(const struct data_parser *d)
 			json_object *e = json_object_new_object();
 
 			json_object_object_add(e, "form", json_object_new_string(d->smuggle[i].form));
-			json_object_object_add(e, "offset", json_object_new_int64((int64_t)d->smuggle[i].offset));
+			json_object_object_add(e, "offset", text_int((int64_t)d->smuggle[i].offset));
 			json_object_array_add(list, e);
 		}
-		json_object_object_add(x, "count", json_object_new_int64((int64_t)d->smuggle_count));
+		json_object_object_add(x, "count", text_int((int64_t)d->smuggle_count));
 		json_object_object_add(x, "dot_lines", list);
 		json_object_object_add(o, "smuggling", x);
 	}

@@ -273,8 +273,8 @@ json_object *message_headers_json(const struct message_headers *m)
 	}
 	json_object_object_add(obj, "received", received);
 	if (nreceived > RECEIVED_MAX)
-		json_object_object_add(obj, "received_count", json_object_new_int64((int64_t)nreceived));
-	json_object_object_add(obj, "count", json_object_new_int64((int64_t)count));
+		json_object_object_add(obj, "received_count", text_int((int64_t)nreceived));
+	json_object_object_add(obj, "count", text_int((int64_t)count));
 	if (m->full)
 		json_object_object_add(obj, "truncated", json_object_new_boolean(1));
 	return obj;

@@ -130,7 +130,7 @@ void session_error(struct session *s, const char *what, int err)
 	json_object *d = json_object_new_object();
 
 	json_object_object_add(d, "what", json_object_new_string(what));
-	json_object_object_add(d, "errno", json_object_new_int(err));
+	json_object_object_add(d, "errno", text_int(err));
 	json_object_object_add(d, "error", json_object_new_string(strerror(err)));
 	event_emit(s->ev, EV_ERROR, d);
 }
@@ -138,7 +138,7 @@ void session_error(struct session *s, const char *what, int err)
 void session_add_reply(struct session *s, json_object *d)
 {
 	json_object_object_add(d, "reply", json_object_new_string_len(s->rp.last, (int)s->rp.last_len));
-	json_object_object_add(d, "code", json_object_new_int(s->rp.last_code));
+	json_object_object_add(d, "code", text_int(s->rp.last_code));
 }
 
 void session_flag(json_object *d, const char *flag)
@@ -180,7 +180,7 @@ void session_limit(struct session *s, const char *limit, uint64_t value, json_ob
 	if (d == NULL)
 		d = json_object_new_object();
 	json_object_object_add(d, "limit", json_object_new_string(limit));
-	json_object_object_add(d, "value", json_object_new_int64((int64_t)value));
+	json_object_object_add(d, "value", text_int((int64_t)value));
 	session_add_reply(s, d);
 	event_emit(s->ev, EV_LIMIT, d);
 }
@@ -299,7 +299,7 @@ static void path_data(json_object *d, const char *key, const struct smtp_path *p
 	}
 	json_object_object_add(d, "params", params);
 	if (p->params_dropped > 0)
-		json_object_object_add(d, "params_dropped", json_object_new_int64((int64_t)p->params_dropped));
+		json_object_object_add(d, "params_dropped", text_int((int64_t)p->params_dropped));
 }
 
 static int param_is(const struct smtp_param *q, const char *name)
@@ -334,7 +334,7 @@ static int mail_params(struct session *s, const struct smtp_path *p, json_object
 				reply_line(&s->rp, 552, 0, "5.3.4 Message size exceeds fixed limit");
 				return -1;
 			case SIZE_OK:
-				json_object_object_add(d, "size", json_object_new_int64((int64_t)v));
+				json_object_object_add(d, "size", text_int((int64_t)v));
 				break;
 			}
 		} else if (param_is(q, "BODY")) {
@@ -505,21 +505,21 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 	json_object_object_add(d, "helo", json_object_get(s->helo));
 	json_object_object_add(d, "from", json_object_get(s->from));
 	json_object_object_add(d, "to", json_object_get(s->rcpts));
-	json_object_object_add(d, "size", json_object_new_int64((int64_t)dp->stored));
-	json_object_object_add(d, "received_bytes", json_object_new_int64((int64_t)dp->received));
+	json_object_object_add(d, "size", text_int((int64_t)dp->stored));
+	json_object_object_add(d, "received_bytes", text_int((int64_t)dp->received));
 	json_object_object_add(d, "sha256", json_object_new_string(hex));
 	json_object_object_add(d, "spool_file", stored >= 0 ? json_object_new_string(name) : NULL);
 	json_object_object_add(d, "duplicate", json_object_new_boolean(stored == 1));
 	json_object_object_add(d, "complete", json_object_new_boolean(dp->ended));
 	json_object_object_add(d, "truncated", json_object_new_boolean(dp->received > dp->stored));
 	json_object_object_add(d, "end", json_object_new_string(end));
-	json_object_object_add(d, "dots_unstuffed", json_object_new_int64((int64_t)dp->stuffed));
+	json_object_object_add(d, "dots_unstuffed", text_int((int64_t)dp->stuffed));
 	json_object_object_add(d, "anomalies", data_anomalies_json(dp));
 	json_object_object_add(d, "headers", message_headers_json(s->headers));
 	json_object_object_add(d, "attachments", mime_finish(s->mime));
-	json_object_object_add(d, "mime_parts", json_object_new_int64((int64_t)s->mime->parts));
+	json_object_object_add(d, "mime_parts", text_int((int64_t)s->mime->parts));
 	if (s->mime->attachments > MIME_ATTACHMENTS_MAX)
-		json_object_object_add(d, "attachments_count", json_object_new_int64((int64_t)s->mime->attachments));
+		json_object_object_add(d, "attachments_count", text_int((int64_t)s->mime->attachments));
 	if (dp->ended)
 		session_add_reply(s, d);
 	event_emit(s->ev, EV_MESSAGE, d);
@@ -714,7 +714,7 @@ void session_timeout(struct session *s, const char *phase)
 
 	reply_fmt(&s->rp, 421, "4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
 	json_object_object_add(d, "timeout", json_object_new_string(idle ? "idle" : "session"));
-	json_object_object_add(d, "seconds", json_object_new_int64(
+	json_object_object_add(d, "seconds", text_int(
 		(int64_t)(idle ? s->cfg->idle_timeout : s->cfg->session_timeout)));
 	json_object_object_add(d, "phase", json_object_new_string(phase));
 	if (s->lr.total > 0 && strcmp(phase, "command") == 0)
@@ -730,20 +730,20 @@ static void disconnect_event(struct session *s)
 	json_object *verbs = json_object_new_object();
 
 	json_object_object_add(d, "reason", json_object_new_string(s->end_reason));
-	json_object_object_add(d, "duration_ms", json_object_new_int64(clock_mono_ms() - s->started_ms));
-	json_object_object_add(c, "commands", json_object_new_int64((int64_t)s->commands));
-	json_object_object_add(c, "errors", json_object_new_int64((int64_t)s->errors));
-	json_object_object_add(c, "unknown_commands", json_object_new_int64((int64_t)s->unknown));
-	json_object_object_add(c, "messages", json_object_new_int64((int64_t)s->messages));
-	json_object_object_add(c, "recipients", json_object_new_int64((int64_t)s->recipients));
-	json_object_object_add(c, "bytes_in", json_object_new_int64((int64_t)s->conn->bytes_in));
-	json_object_object_add(c, "bytes_out", json_object_new_int64((int64_t)s->conn->bytes_out));
-	json_object_object_add(c, "events", json_object_new_int64((int64_t)s->ev->seq + 1));
-	json_object_object_add(c, "events_lost", json_object_new_int64((int64_t)s->ev->lost));
+	json_object_object_add(d, "duration_ms", text_int(clock_mono_ms() - s->started_ms));
+	json_object_object_add(c, "commands", text_int((int64_t)s->commands));
+	json_object_object_add(c, "errors", text_int((int64_t)s->errors));
+	json_object_object_add(c, "unknown_commands", text_int((int64_t)s->unknown));
+	json_object_object_add(c, "messages", text_int((int64_t)s->messages));
+	json_object_object_add(c, "recipients", text_int((int64_t)s->recipients));
+	json_object_object_add(c, "bytes_in", text_int((int64_t)s->conn->bytes_in));
+	json_object_object_add(c, "bytes_out", text_int((int64_t)s->conn->bytes_out));
+	json_object_object_add(c, "events", text_int((int64_t)s->ev->seq + 1));
+	json_object_object_add(c, "events_lost", text_int((int64_t)s->ev->lost));
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (s->verb_count[i] > 0)
 			json_object_object_add(verbs, commands[i].verb,
-					       json_object_new_int64((int64_t)s->verb_count[i]));
+					       text_int((int64_t)s->verb_count[i]));
 	}
 	json_object_object_add(c, "verbs", verbs);
 	json_object_object_add(d, "counters", c);
@@ -752,9 +752,9 @@ static void disconnect_event(struct session *s)
 	    (strcmp(s->end_reason, "eof") == 0 || strcmp(s->end_reason, "signal") == 0))
 		text_put_prefix(d, "unterminated_line", s->lr.line, s->lr.len, s->lr.total);
 	if (strcmp(s->end_reason, "signal") == 0)
-		json_object_object_add(d, "signal", json_object_new_int(conn_stop_signal));
+		json_object_object_add(d, "signal", text_int(conn_stop_signal));
 	if (sandbox_violation != 0)
-		json_object_object_add(d, "refused_syscall", json_object_new_int(sandbox_violation));
+		json_object_object_add(d, "refused_syscall", text_int(sandbox_violation));
 	event_emit(s->ev, EV_DISCONNECT, d);
 }
 

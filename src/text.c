@@ -5,6 +5,8 @@
  */
 #include "text.h"
 
+#include <json-c/printbuf.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -125,7 +127,7 @@ static void put(json_object *obj, const char *key, const void *bytes, size_t n, 
 		snprintf(k, sizeof(k), "%s_truncated", key);
 		json_object_object_add(obj, k, json_object_new_boolean(1));
 		snprintf(k, sizeof(k), "%s_length", key);
-		json_object_object_add(obj, k, json_object_new_int64((int64_t)total));
+		json_object_object_add(obj, k, text_int((int64_t)total));
 	}
 }
 
@@ -162,4 +164,27 @@ size_t text_u64(char out[21], unsigned long long v)
 		out[i] = tmp[n - 1 - i];
 	out[n] = '\0';
 	return n;
+}
+
+static int int_to_json(json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	char buf[22];
+	int64_t v = json_object_get_int64(jso);
+	size_t n = 0;
+
+	(void)level;
+	(void)flags;
+	if (v < 0)
+		buf[n++] = '-';
+	n += text_u64(buf + n, v < 0 ? -(unsigned long long)v : (unsigned long long)v);
+	return printbuf_memappend(pb, buf, (int)n);
+}
+
+json_object *text_int(int64_t v)
+{
+	json_object *o = json_object_new_int64(v);
+
+	if (o != NULL)
+		json_object_set_serializer(o, int_to_json, NULL, NULL);
+	return o;
 }

@@ -9,6 +9,7 @@
 #define SMTPOT_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -24,6 +25,10 @@ void text_put_cap(json_object *obj, const char *key, const void *p, size_t n, si
 void text_put_prefix(json_object *obj, const char *key, const void *p, size_t n, size_t total);
 void text_put(json_object *obj, const char *key, const void *p, size_t n);
 void text_put_str(json_object *obj, const char *key, const char *s);
+
+/* A json integer that prints itself without snprintf(3), which json-c uses
+ * for every integer (an event holds up to a few dozen). */
+json_object *text_int(int64_t v);
 
 /* v in decimal, NUL-terminated; returns the number of digits. */
 size_t text_u64(char out[21], unsigned long long v);

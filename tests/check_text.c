@@ -97,11 +97,28 @@ START_TEST(base64_both_ways)
 }
 END_TEST
 
+/* Integers print as json-c prints them, at both ends of the range. */
+START_TEST(int_serialises)
+{
+	static const int64_t v[] = { 0, 7, -7, 1000000007, -1000000007, INT64_MAX, INT64_MIN };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		json_object *mine = text_int(v[i]), *ref = json_object_new_int64(v[i]);
+
+		ck_assert_str_eq(json_object_to_json_string(mine), json_object_to_json_string(ref));
+		ck_assert(json_object_get_int64(mine) == v[i]);
+		json_object_put(mine);
+		json_object_put(ref);
+	}
+}
+END_TEST
+
 Suite *suite_text(void)
 {
 	Suite *s = suite_create("text");
 	TCase *tc = tcase_create("text");
 
+	tcase_add_test(tc, int_serialises);
 	tcase_add_test(tc, utf8_prefix);
 	tcase_add_test(tc, put_invalid_keeps_bytes);
 	tcase_add_test(tc, put_controls_escaped);
