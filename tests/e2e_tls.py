@@ -299,7 +299,8 @@ class T01Swaks(unittest.TestCase):
                     evs[find(s, "ehlo")["data"]["name"]] = s
             for (policy, srv, mech, tls), out in zip(jobs, outs):
                 cls.results[(policy, mech, tls)] = out + (evs.get(cls.helo(policy, mech, tls)),)
-            cls.children = {p: s.children() for p, s in (("accept", acc), ("fail", fail))}
+            # The disconnect event comes just before the exit: wait for the launcher to see it.
+            cls.children = {p: s.wait_children() for p, s in (("accept", acc), ("fail", fail))}
 
     @staticmethod
     def helo(policy, mech, tls):
