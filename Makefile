@@ -256,7 +256,11 @@ fuzz-regress: deps-fuzz
 bench: smtpot
 	python3 bench/run
 
-.PHONY: bench
+# One session at a time, smtpot against the floor: CPU per session (~1 min).
+bench-spawn: smtpot
+	sh bench/spawn-run
+
+.PHONY: bench bench-spawn
 
 clean:
 	rm -rf build build-san build-fuzz smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san \
