@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,7 +18,7 @@
 
 void mime_init(struct mime_scan *m)
 {
-	memset(m, 0, sizeof(*m));
+	memset(&m->len, 0, sizeof(*m) - offsetof(struct mime_scan, len));
 	m->in_headers = 1; /* the message's own header block comes first */
 	m->list = json_object_new_array();
 }

@@ -25,11 +25,13 @@ struct mime_part {
 };
 
 struct mime_scan {
+	/* Buffers first: len and flen say what they hold, so mime_init zeroes
+	 * only what follows them (8 of the 10 KiB need no clearing). */
 	char line[MIME_LINE_MAX];
+	char field[1024]; /* the header field being unfolded */
 	size_t len;
 	int long_line;  /* the line in progress overflowed: not a boundary */
 	int in_headers; /* reading a part's (or the message's) header block */
-	char field[1024]; /* the header field being unfolded */
 	size_t flen;
 	char boundaries[MIME_DEPTH][MIME_BOUNDARY_MAX];
 	size_t nboundaries;
