@@ -117,10 +117,10 @@ static void verdict(struct session *s, json_object *d)
 {
 	if (accepted(s)) {
 		s->authenticated = 1;
-		json_object_object_add(d, "result", json_object_new_string("success"));
+		text_add(d, "result", json_object_new_string("success"));
 		reply_line(&s->rp, 235, 0, "2.7.0 Authentication successful");
 	} else {
-		json_object_object_add(d, "result", json_object_new_string("failure"));
+		text_add(d, "result", json_object_new_string("failure"));
 		reply_line(&s->rp, 535, 0, "5.7.8 Error: authentication failed: authentication failure");
 	}
 }
@@ -128,18 +128,18 @@ static void verdict(struct session *s, json_object *d)
 static void ended(struct session *s, json_object *d, enum answer a)
 {
 	if (a == ANSWER_CANCEL) {
-		json_object_object_add(d, "result", json_object_new_string("cancelled"));
+		text_add(d, "result", json_object_new_string("cancelled"));
 		reply_line(&s->rp, 501, 0, "5.7.0 Authentication aborted");
 	} else if (a == ANSWER_BAD) {
-		json_object_object_add(d, "result", json_object_new_string("malformed"));
+		text_add(d, "result", json_object_new_string("malformed"));
 		reply_line(&s->rp, 501, 0, "5.5.2 Cannot decode response");
 	} else if (a == ANSWER_LONG) {
 		/* RFC 4954 4: an answer longer than the server takes. */
-		json_object_object_add(d, "result", json_object_new_string("too_long"));
-		json_object_object_add(d, "answer_length", text_int((int64_t)s->lr.total));
+		text_add(d, "result", json_object_new_string("too_long"));
+		text_add(d, "answer_length", text_int((int64_t)s->lr.total));
 		reply_line(&s->rp, 500, 0, "5.5.6 Authentication Exchange line is too long");
 	} else {
-		json_object_object_add(d, "result", json_object_new_string("incomplete"));
+		text_add(d, "result", json_object_new_string("incomplete"));
 	}
 }
 
@@ -159,7 +159,7 @@ static void mech_plain(struct session *s, json_object *d, json_object *raw, cons
 	z2 = z1 != NULL ? memchr(z1 + 1, '\0', len - (size_t)(z1 + 1 - buf)) : NULL;
 	if (z2 == NULL) {
 		text_put(d, "response", buf, len);
-		json_object_object_add(d, "result", json_object_new_string("malformed"));
+		text_add(d, "result", json_object_new_string("malformed"));
 		reply_line(&s->rp, 535, 0, "5.7.8 Error: authentication failed: malformed response");
 		return;
 	}
@@ -200,7 +200,7 @@ static void mech_cram_md5(struct session *s, json_object *d, json_object *raw)
 
 	challenge(s, chal, sizeof(chal));
 	base64_encode(chal, strlen(chal), b64);
-	json_object_object_add(d, "challenge", json_object_new_string(chal));
+	text_add(d, "challenge", json_object_new_string(chal));
 	a = answer(s, b64, &none, &zero, raw, buf, &len);
 	if (a != ANSWER_OK) {
 		ended(s, d, a);
@@ -249,9 +249,9 @@ void auth_command(struct session *s, const char *arg, size_t n, json_object *d)
 		session_end(s, "max_auth_tries");
 		return;
 	}
-	json_object_object_add(d, "initial_response", json_object_new_boolean(ir < end));
+	text_add(d, "initial_response", json_object_new_boolean(ir < end));
 	raw = json_object_new_array();
-	json_object_object_add(d, "raw", raw);
+	text_add(d, "raw", raw);
 	if (ir < end)
 		json_object_array_add(raw, text_new(ir, (size_t)(end - ir)));
 	if (mlen == 5 && strncasecmp(mech, "PLAIN", 5) == 0) {
@@ -260,13 +260,13 @@ void auth_command(struct session *s, const char *arg, size_t n, json_object *d)
 		mech_login(s, d, raw, ir < end ? ir : NULL, (size_t)(end - ir));
 	} else if (mlen == 8 && strncasecmp(mech, "CRAM-MD5", 8) == 0) {
 		if (ir < end) {
-			json_object_object_add(d, "result", json_object_new_string("malformed"));
+			text_add(d, "result", json_object_new_string("malformed"));
 			reply_line(&s->rp, 501, 0, "5.7.0 CRAM-MD5 takes no initial response");
 			return;
 		}
 		mech_cram_md5(s, d, raw);
 	} else {
-		json_object_object_add(d, "result", json_object_new_string("unknown_mechanism"));
+		text_add(d, "result", json_object_new_string("unknown_mechanism"));
 		reply_line(&s->rp, 504, 0, "5.5.4 Unrecognized authentication type");
 	}
 }

@@ -237,9 +237,9 @@ static void put_anomaly(json_object *o, const char *key, const struct data_anoma
 	if (a->count == 0)
 		return;
 	x = json_object_new_object();
-	json_object_object_add(x, "count", text_int((int64_t)a->count));
-	json_object_object_add(x, "first_offset", text_int((int64_t)a->first));
-	json_object_object_add(o, key, x);
+	text_add(x, "count", text_int((int64_t)a->count));
+	text_add(x, "first_offset", text_int((int64_t)a->first));
+	text_add(o, key, x); /* key: a literal of the callers below */
 }
 
 json_object *data_anomalies_json(const struct data_parser *d)
@@ -251,8 +251,7 @@ json_object *data_anomalies_json(const struct data_parser *d)
 	put_anomaly(o, "bare_cr", &d->bare_cr);
 	put_anomaly(o, "long_line", &d->long_line);
 	if (d->long_line.count > 0)
-		json_object_object_add(json_object_object_get(o, "long_line"), "longest",
-				       text_int((int64_t)d->longest));
+		text_add(json_object_object_get(o, "long_line"), "longest", text_int((int64_t)d->longest));
 	if (d->smuggle_count > 0) {
 		json_object *x = json_object_new_object(), *list = json_object_new_array();
 		uint64_t k = d->smuggle_count < SMUGGLE_RECORD_MAX ? d->smuggle_count : SMUGGLE_RECORD_MAX;
@@ -260,13 +259,13 @@ json_object *data_anomalies_json(const struct data_parser *d)
 		for (uint64_t i = 0; i < k; i++) {
 			json_object *e = json_object_new_object();
 
-			json_object_object_add(e, "form", json_object_new_string(d->smuggle[i].form));
-			json_object_object_add(e, "offset", text_int((int64_t)d->smuggle[i].offset));
+			text_add(e, "form", json_object_new_string(d->smuggle[i].form));
+			text_add(e, "offset", text_int((int64_t)d->smuggle[i].offset));
 			json_object_array_add(list, e);
 		}
-		json_object_object_add(x, "count", text_int((int64_t)d->smuggle_count));
-		json_object_object_add(x, "dot_lines", list);
-		json_object_object_add(o, "smuggling", x);
+		text_add(x, "count", text_int((int64_t)d->smuggle_count));
+		text_add(x, "dot_lines", list);
+		text_add(o, "smuggling", x);
 	}
 	return o;
 }

@@ -271,11 +271,11 @@ json_object *message_headers_json(const struct message_headers *m)
 		}
 		p = next;
 	}
-	json_object_object_add(obj, "received", received);
+	text_add(obj, "received", received);
 	if (nreceived > RECEIVED_MAX)
-		json_object_object_add(obj, "received_count", text_int((int64_t)nreceived));
-	json_object_object_add(obj, "count", text_int((int64_t)count));
+		text_add(obj, "received_count", text_int((int64_t)nreceived));
+	text_add(obj, "count", text_int((int64_t)count));
 	if (m->full)
-		json_object_object_add(obj, "truncated", json_object_new_boolean(1));
+		text_add(obj, "truncated", json_object_new_boolean(1));
 	return obj;
 }

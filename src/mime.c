@@ -210,8 +210,8 @@ static void end_part(struct mime_scan *m)
 	text_put_str(a, "content_type", m->part.type[0] ? m->part.type : "text/plain");
 	if (m->part.encoding[0] != '\0')
 		text_put_str(a, "encoding", m->part.encoding);
-	json_object_object_add(a, "size", text_int((int64_t)m->size));
-	json_object_object_add(a, "sha256", json_object_new_string(hex));
+	text_add(a, "size", text_int((int64_t)m->size));
+	text_add(a, "sha256", json_object_new_string(hex));
 	json_object_array_add(m->list, a);
 }
 

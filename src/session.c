@@ -129,16 +129,16 @@ void session_error(struct session *s, const char *what, int err)
 {
 	json_object *d = json_object_new_object();
 
-	json_object_object_add(d, "what", json_object_new_string(what));
-	json_object_object_add(d, "errno", text_int(err));
-	json_object_object_add(d, "error", json_object_new_string(strerror(err)));
+	text_add(d, "what", json_object_new_string(what));
+	text_add(d, "errno", text_int(err));
+	text_add(d, "error", json_object_new_string(strerror(err)));
 	event_emit(s->ev, EV_ERROR, d);
 }
 
 void session_add_reply(struct session *s, json_object *d)
 {
-	json_object_object_add(d, "reply", json_object_new_string_len(s->rp.last, (int)s->rp.last_len));
-	json_object_object_add(d, "code", text_int(s->rp.last_code));
+	text_add(d, "reply", json_object_new_string_len(s->rp.last, (int)s->rp.last_len));
+	text_add(d, "code", text_int(s->rp.last_code));
 }
 
 void session_flag(json_object *d, const char *flag)
@@ -147,7 +147,7 @@ void session_flag(json_object *d, const char *flag)
 
 	if (!json_object_object_get_ex(d, "flags", &flags)) {
 		flags = json_object_new_array();
-		json_object_object_add(d, "flags", flags);
+		text_add(d, "flags", flags);
 	}
 	json_object_array_add(flags, json_object_new_string(flag));
 }
@@ -179,8 +179,8 @@ void session_limit(struct session *s, const char *limit, uint64_t value, json_ob
 {
 	if (d == NULL)
 		d = json_object_new_object();
-	json_object_object_add(d, "limit", json_object_new_string(limit));
-	json_object_object_add(d, "value", text_int((int64_t)value));
+	text_add(d, "limit", json_object_new_string(limit));
+	text_add(d, "value", text_int((int64_t)value));
 	session_add_reply(s, d);
 	event_emit(s->ev, EV_LIMIT, d);
 }
@@ -294,12 +294,12 @@ static void path_data(json_object *d, const char *key, const struct smtp_path *p
 		if (p->params[i].value != NULL)
 			text_put(o, "value", p->params[i].value, p->params[i].value_len);
 		else
-			json_object_object_add(o, "value", NULL);
+			text_add(o, "value", NULL);
 		json_object_array_add(params, o);
 	}
-	json_object_object_add(d, "params", params);
+	text_add(d, "params", params);
 	if (p->params_dropped > 0)
-		json_object_object_add(d, "params_dropped", text_int((int64_t)p->params_dropped));
+		text_add(d, "params_dropped", text_int((int64_t)p->params_dropped));
 }
 
 static int param_is(const struct smtp_param *q, const char *name)
@@ -334,7 +334,7 @@ static int mail_params(struct session *s, const struct smtp_path *p, json_object
 				reply_line(&s->rp, 552, 0, "5.3.4 Message size exceeds fixed limit");
 				return -1;
 			case SIZE_OK:
-				json_object_object_add(d, "size", text_int((int64_t)v));
+				text_add(d, "size", text_int((int64_t)v));
 				break;
 			}
 		} else if (param_is(q, "BODY")) {
@@ -501,25 +501,25 @@ static void message_event(struct session *s, struct data_parser *dp, struct data
 			session_error(s, s->spool.err_what != NULL ? s->spool.err_what : "spool",
 				     s->spool.err);
 	}
-	json_object_object_add(d, "queue_id", json_object_new_string(qid));
-	json_object_object_add(d, "helo", json_object_get(s->helo));
-	json_object_object_add(d, "from", json_object_get(s->from));
-	json_object_object_add(d, "to", json_object_get(s->rcpts));
-	json_object_object_add(d, "size", text_int((int64_t)dp->stored));
-	json_object_object_add(d, "received_bytes", text_int((int64_t)dp->received));
-	json_object_object_add(d, "sha256", json_object_new_string(hex));
-	json_object_object_add(d, "spool_file", stored >= 0 ? json_object_new_string(name) : NULL);
-	json_object_object_add(d, "duplicate", json_object_new_boolean(stored == 1));
-	json_object_object_add(d, "complete", json_object_new_boolean(dp->ended));
-	json_object_object_add(d, "truncated", json_object_new_boolean(dp->received > dp->stored));
-	json_object_object_add(d, "end", json_object_new_string(end));
-	json_object_object_add(d, "dots_unstuffed", text_int((int64_t)dp->stuffed));
-	json_object_object_add(d, "anomalies", data_anomalies_json(dp));
-	json_object_object_add(d, "headers", message_headers_json(s->headers));
-	json_object_object_add(d, "attachments", mime_finish(s->mime));
-	json_object_object_add(d, "mime_parts", text_int((int64_t)s->mime->parts));
+	text_add(d, "queue_id", json_object_new_string(qid));
+	text_add(d, "helo", json_object_get(s->helo));
+	text_add(d, "from", json_object_get(s->from));
+	text_add(d, "to", json_object_get(s->rcpts));
+	text_add(d, "size", text_int((int64_t)dp->stored));
+	text_add(d, "received_bytes", text_int((int64_t)dp->received));
+	text_add(d, "sha256", json_object_new_string(hex));
+	text_add(d, "spool_file", stored >= 0 ? json_object_new_string(name) : NULL);
+	text_add(d, "duplicate", json_object_new_boolean(stored == 1));
+	text_add(d, "complete", json_object_new_boolean(dp->ended));
+	text_add(d, "truncated", json_object_new_boolean(dp->received > dp->stored));
+	text_add(d, "end", json_object_new_string(end));
+	text_add(d, "dots_unstuffed", text_int((int64_t)dp->stuffed));
+	text_add(d, "anomalies", data_anomalies_json(dp));
+	text_add(d, "headers", message_headers_json(s->headers));
+	text_add(d, "attachments", mime_finish(s->mime));
+	text_add(d, "mime_parts", text_int((int64_t)s->mime->parts));
 	if (s->mime->attachments > MIME_ATTACHMENTS_MAX)
-		json_object_object_add(d, "attachments_count", text_int((int64_t)s->mime->attachments));
+		text_add(d, "attachments_count", text_int((int64_t)s->mime->attachments));
 	if (dp->ended)
 		session_add_reply(s, d);
 	event_emit(s->ev, EV_MESSAGE, d);
@@ -713,10 +713,10 @@ void session_timeout(struct session *s, const char *phase)
 	int idle = s->conn->status == CONN_IDLE_TIMEOUT;
 
 	reply_fmt(&s->rp, 421, "4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
-	json_object_object_add(d, "timeout", json_object_new_string(idle ? "idle" : "session"));
-	json_object_object_add(d, "seconds", text_int(
+	text_add(d, "timeout", json_object_new_string(idle ? "idle" : "session"));
+	text_add(d, "seconds", text_int(
 		(int64_t)(idle ? s->cfg->idle_timeout : s->cfg->session_timeout)));
-	json_object_object_add(d, "phase", json_object_new_string(phase));
+	text_add(d, "phase", json_object_new_string(phase));
 	if (s->lr.total > 0 && strcmp(phase, "command") == 0)
 		text_put_prefix(d, "partial_line", s->lr.line, s->lr.len, s->lr.total);
 	session_add_reply(s, d);
@@ -729,32 +729,31 @@ static void disconnect_event(struct session *s)
 	json_object *d = json_object_new_object(), *c = json_object_new_object();
 	json_object *verbs = json_object_new_object();
 
-	json_object_object_add(d, "reason", json_object_new_string(s->end_reason));
-	json_object_object_add(d, "duration_ms", text_int(clock_mono_ms() - s->started_ms));
-	json_object_object_add(c, "commands", text_int((int64_t)s->commands));
-	json_object_object_add(c, "errors", text_int((int64_t)s->errors));
-	json_object_object_add(c, "unknown_commands", text_int((int64_t)s->unknown));
-	json_object_object_add(c, "messages", text_int((int64_t)s->messages));
-	json_object_object_add(c, "recipients", text_int((int64_t)s->recipients));
-	json_object_object_add(c, "bytes_in", text_int((int64_t)s->conn->bytes_in));
-	json_object_object_add(c, "bytes_out", text_int((int64_t)s->conn->bytes_out));
-	json_object_object_add(c, "events", text_int((int64_t)s->ev->seq + 1));
-	json_object_object_add(c, "events_lost", text_int((int64_t)s->ev->lost));
+	text_add(d, "reason", json_object_new_string(s->end_reason));
+	text_add(d, "duration_ms", text_int(clock_mono_ms() - s->started_ms));
+	text_add(c, "commands", text_int((int64_t)s->commands));
+	text_add(c, "errors", text_int((int64_t)s->errors));
+	text_add(c, "unknown_commands", text_int((int64_t)s->unknown));
+	text_add(c, "messages", text_int((int64_t)s->messages));
+	text_add(c, "recipients", text_int((int64_t)s->recipients));
+	text_add(c, "bytes_in", text_int((int64_t)s->conn->bytes_in));
+	text_add(c, "bytes_out", text_int((int64_t)s->conn->bytes_out));
+	text_add(c, "events", text_int((int64_t)s->ev->seq + 1));
+	text_add(c, "events_lost", text_int((int64_t)s->ev->lost));
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (s->verb_count[i] > 0)
-			json_object_object_add(verbs, commands[i].verb,
-					       text_int((int64_t)s->verb_count[i]));
+			text_add(verbs, commands[i].verb, text_int((int64_t)s->verb_count[i]));
 	}
-	json_object_object_add(c, "verbs", verbs);
-	json_object_object_add(d, "counters", c);
-	json_object_object_add(d, "sandbox", json_object_new_string(s->sandbox != NULL ? s->sandbox : "off"));
+	text_add(c, "verbs", verbs);
+	text_add(d, "counters", c);
+	text_add(d, "sandbox", json_object_new_string(s->sandbox != NULL ? s->sandbox : "off"));
 	if (s->lr.partial && s->lr.total > 0 && s->lr.len <= s->lr.max &&
 	    (strcmp(s->end_reason, "eof") == 0 || strcmp(s->end_reason, "signal") == 0))
 		text_put_prefix(d, "unterminated_line", s->lr.line, s->lr.len, s->lr.total);
 	if (strcmp(s->end_reason, "signal") == 0)
-		json_object_object_add(d, "signal", text_int(conn_stop_signal));
+		text_add(d, "signal", text_int(conn_stop_signal));
 	if (sandbox_violation != 0)
-		json_object_object_add(d, "refused_syscall", text_int(sandbox_violation));
+		text_add(d, "refused_syscall", text_int(sandbox_violation));
 	event_emit(s->ev, EV_DISCONNECT, d);
 }
 
@@ -783,7 +782,7 @@ void session_run(struct session *s)
 
 	if (strcmp(s->cfg->tls, "implicit") == 0) {
 		/* TLS from the first byte: the banner goes out after the handshake. */
-		json_object_object_add(d, "tls", json_object_new_string("implicit"));
+		text_add(d, "tls", json_object_new_string("implicit"));
 		event_emit(s->ev, EV_CONNECT, d);
 		tls_implicit(s);
 	} else {

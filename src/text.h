@@ -26,6 +26,15 @@ void text_put_prefix(json_object *obj, const char *key, const void *p, size_t n,
 void text_put(json_object *obj, const char *key, const void *p, size_t n);
 void text_put_str(json_object *obj, const char *key, const char *s);
 
+/*
+ * json_object_object_add for a key that outlives obj, a string literal:
+ * json-c neither copies nor frees it (an event adds a few dozen keys).
+ */
+static inline void text_add(json_object *obj, const char *key, json_object *val)
+{
+	json_object_object_add_ex(obj, key, val, JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 /* A json integer that prints itself without snprintf(3), which json-c uses
  * for every integer (an event holds up to a few dozen). */
 json_object *text_int(int64_t v);

@@ -91,20 +91,20 @@ static void fingerprint(json_object *d, const struct tls_result *res)
 	if (tlsfp_parse(res->hello, n, &ch) == 0) {
 		tlsfp_ja3(&ch, ja3, sizeof(ja3), md5);
 		tlsfp_ja4(&ch, ja4);
-		json_object_object_add(d, "ja3", json_object_new_string(ja3));
-		json_object_object_add(d, "ja3_md5", json_object_new_string(md5));
-		json_object_object_add(d, "ja4", json_object_new_string(ja4));
+		text_add(d, "ja3", json_object_new_string(ja3));
+		text_add(d, "ja3_md5", json_object_new_string(md5));
+		text_add(d, "ja4", json_object_new_string(ja4));
 		if (ch.has_sni)
 			text_put_str(d, "client_sni", ch.sni);
 		if (ch.has_alpn)
 			text_put(d, "client_alpn", ch.alpn, ch.alpn_len);
 	} else {
-		json_object_object_add(d, "client_hello_parsed", json_object_new_boolean(0));
+		text_add(d, "client_hello_parsed", json_object_new_boolean(0));
 	}
 	b64 = malloc(BASE64_LEN(n) + 1);
 	if (b64 != NULL) {
 		base64_encode(res->hello, n, b64);
-		json_object_object_add(d, "client_hello_b64", json_object_new_string(b64));
+		text_add(d, "client_hello_b64", json_object_new_string(b64));
 		free(b64);
 	}
 }
@@ -122,16 +122,16 @@ static int handshake(struct session *s, const char *mode, int banner)
 	if (res.hello == NULL)
 		res.hello_cap = 0;
 	rc = module->accept(server, s->conn, conn_wait, &res);
-	json_object_object_add(d, "mode", json_object_new_string(mode));
-	json_object_object_add(d, "result", json_object_new_string(rc == 0 ? "success" : "failure"));
+	text_add(d, "mode", json_object_new_string(mode));
+	text_add(d, "result", json_object_new_string(rc == 0 ? "success" : "failure"));
 	if (rc == 0) {
-		json_object_object_add(d, "version", json_object_new_string(res.version));
-		json_object_object_add(d, "cipher", json_object_new_string(res.cipher));
+		text_add(d, "version", json_object_new_string(res.version));
+		text_add(d, "cipher", json_object_new_string(res.cipher));
 		text_put_str(d, "sni", res.sni);
 		if (res.alpn[0] != '\0')
 			text_put_str(d, "alpn", res.alpn);
 	} else {
-		json_object_object_add(d, "error", json_object_new_string(res.error));
+		text_add(d, "error", json_object_new_string(res.error));
 	}
 	fingerprint(d, &res);
 	free(res.hello);
