@@ -2,11 +2,14 @@
  * data.c - the DATA state machine. States say where we are relative to
  * line breaks and dots; the only bytes ever held back are the stuffed dot
  * and the CR after it, until the next byte tells whether they end the
- * message. Plain text is found with memchr and passed on in runs.
+ * message. Plain text is skipped 16 bytes at a time and passed on in runs.
  */
 #include "data.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "text.h"
 
@@ -77,6 +80,34 @@ static void line_end(struct data_parser *d, uint64_t at, int crlf)
 	d->line_start = at + 1;
 }
 
+/*
+ * Offset of the first NUL, CR or LF in p[0..n), or n. With SSE2 it looks
+ * at 16 bytes per step: a 72-byte line takes five steps instead of three
+ * memchr calls (one per byte value), which cost more than the scanning.
+ */
+size_t data_scan(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), nul = _mm_setzero_si128();
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		int m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)),
+						       _mm_cmpeq_epi8(v, nul)));
+
+		if (m != 0)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; i < n; i++) {
+		if (p[i] == '\n' || p[i] == '\r' || p[i] == '\0')
+			return i;
+	}
+	return n;
+}
+
 size_t data_feed(struct data_parser *d, const unsigned char *p, size_t n)
 {
 	size_t i = 0, run = 0; /* p[run..i) is text not yet emitted */
@@ -90,20 +121,8 @@ size_t data_feed(struct data_parser *d, const unsigned char *p, size_t n)
 
 		switch (d->state) {
 		case S_TEXT: {
-			/*
-			 * Skip to the first byte that needs a look (NUL, CR, LF) with
-			 * memchr, which scans many bytes at a time: a line usually
-			 * costs three calls instead of a test per byte.
-			 */
-			const unsigned char *q = p + i, *stop = memchr(q, '\n', n - i), *x;
-
-			if (stop == NULL)
-				stop = p + n;
-			if ((x = memchr(q, '\r', (size_t)(stop - q))) != NULL)
-				stop = x;
-			if ((x = memchr(q, '\0', (size_t)(stop - q))) != NULL)
-				stop = x;
-			i = (size_t)(stop - p);
+			/* Skip to the first byte that needs a look (NUL, CR, LF). */
+			i += data_scan(p + i, n - i);
 			if (i == n)
 				continue;
 		}

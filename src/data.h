@@ -52,4 +52,7 @@ void data_eof(struct data_parser *d);
 /* Anomalies for the message event (new reference). */
 json_object *data_anomalies_json(const struct data_parser *d);
 
+/* Offset of the first NUL, CR or LF in p[0..n), or n. */
+size_t data_scan(const unsigned char *p, size_t n);
+
 #endif

@@ -173,11 +173,39 @@ START_TEST(eof_keeps_held_bytes)
 }
 END_TEST
 
+/* data_scan finds the first NUL, CR or LF wherever it is: in the 16-byte
+ * steps, in the tail, at either end, or nowhere. */
+START_TEST(scan_finds_first_special)
+{
+	static const unsigned char specials[] = { '\n', '\r', '\0' };
+	unsigned char buf[80];
+
+	for (size_t n = 0; n <= sizeof(buf); n++) {
+		memset(buf, 'a', sizeof(buf));
+		ck_assert_uint_eq(data_scan(buf, n), n);
+		for (size_t at = 0; at < n; at++) {
+			for (size_t k = 0; k < sizeof(specials); k++) {
+				memset(buf, 'a', sizeof(buf));
+				buf[at] = specials[k];
+				if (at + 3 < n)
+					buf[at + 3] = specials[(k + 1) % 3]; /* a later one must not win */
+				buf[n < sizeof(buf) ? n : sizeof(buf) - 1] = n < sizeof(buf) ? '\n' : buf[sizeof(buf) - 1];
+				ck_assert_uint_eq(data_scan(buf, n), at);
+			}
+		}
+	}
+	/* High bytes are text too. */
+	memset(buf, 0xff, sizeof(buf));
+	ck_assert_uint_eq(data_scan(buf, sizeof(buf)), sizeof(buf));
+}
+END_TEST
+
 Suite *suite_data(void)
 {
 	Suite *s = suite_create("data");
 	TCase *tc = tcase_create("data");
 
+	tcase_add_test(tc, scan_finds_first_special);
 	tcase_add_test(tc, end_split_everywhere);
 	tcase_add_test(tc, stuffed_first_line);
 	tcase_add_test(tc, empty_message);
