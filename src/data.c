@@ -87,10 +87,9 @@ static void line_end(struct data_parser *d, uint64_t at, int crlf)
  */
 size_t data_scan(const unsigned char *p, size_t n)
 {
-	size_t i = 0;
-
 #if defined(__SSE2__)
 	const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), nul = _mm_setzero_si128();
+	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
@@ -100,12 +99,23 @@ size_t data_scan(const unsigned char *p, size_t n)
 		if (m != 0)
 			return i + (size_t)__builtin_ctz((unsigned)m);
 	}
-#endif
 	for (; i < n; i++) {
 		if (p[i] == '\n' || p[i] == '\r' || p[i] == '\0')
 			return i;
 	}
 	return n;
+#else
+	/* Elsewhere the C library's memchr is the fast scanner. */
+	const unsigned char *stop = memchr(p, '\n', n), *x;
+
+	if (stop == NULL)
+		stop = p + n;
+	if ((x = memchr(p, '\r', (size_t)(stop - p))) != NULL)
+		stop = x;
+	if ((x = memchr(p, '\0', (size_t)(stop - p))) != NULL)
+		stop = x;
+	return (size_t)(stop - p);
+#endif
 }
 
 size_t data_feed(struct data_parser *d, const unsigned char *p, size_t n)
