@@ -31,7 +31,7 @@ void base64_encode(const void *in, size_t n, char *out)
 	*out = '\0';
 }
 
-static int value(char c)
+int base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -61,7 +61,7 @@ long base64_decode(const char *in, size_t n, unsigned char *out)
 	if (n % 4 == 1)
 		return -1;
 	for (i = 0; i < n; i++) {
-		int v = value(in[i]);
+		int v = base64_value((unsigned char)in[i]);
 
 		if (v < 0)
 			return -1;
@@ -73,4 +73,16 @@ long base64_decode(const char *in, size_t n, unsigned char *out)
 		}
 	}
 	return len;
+}
+
+void hex_encode(const void *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
 }

@@ -1,6 +1,7 @@
 /*
  * base64.h - RFC 4648 base64, used to keep client bytes recoverable in
- * events and to decode what clients send (RFC 2047 words, AUTH).
+ * events and to decode what clients send (RFC 2047 words, AUTH, MIME
+ * parts), and lower-case hex for digests and ids.
  */
 #ifndef SMTPOT_BASE64_H
 #define SMTPOT_BASE64_H
@@ -17,5 +18,10 @@ void base64_encode(const void *in, size_t n, char *out);
  * a character outside the alphabet or bad padding.
  */
 long base64_decode(const char *in, size_t n, unsigned char *out);
+/* The value (0-63) of one base64 character, -1 for any other byte. */
+int base64_value(unsigned char c);
+
+/* Writes 2 * n lower-case hex digits and a NUL to out. */
+void hex_encode(const void *in, size_t n, char *out);
 
 #endif

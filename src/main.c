@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "config.h"
 #include "conn.h"
 #include "event.h"
@@ -86,11 +87,7 @@ static void session_id(char out[40])
 		perror("smtpot: getrandom");
 		exit(EX_OSERR);
 	}
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = "0123456789abcdef"[r[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[r[i] & 15];
-	}
-	out[32] = '\0';
+	hex_encode(r, sizeof(r), out);
 }
 
 int main(int argc, char **argv)

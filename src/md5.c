@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base64.h"
+
 static const uint32_t T[64] = {
 	0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
 	0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
@@ -60,10 +62,9 @@ static void block(uint32_t h[4], const unsigned char *p)
 
 void md5_hex(const void *data, size_t n, char out[33])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint32_t h[4] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 };
 	const unsigned char *p = data;
-	unsigned char tail[128];
+	unsigned char tail[128], digest[16];
 	uint64_t bits = (uint64_t)n * 8;
 	size_t i, rest, padded;
 
@@ -79,11 +80,7 @@ void md5_hex(const void *data, size_t n, char out[33])
 	block(h, tail);
 	if (padded == 128)
 		block(h, tail + 64);
-	for (int k = 0; k < 16; k++) {
-		unsigned char byte = (unsigned char)(h[k / 4] >> (8 * (k % 4)));
-
-		out[2 * k] = hex[byte >> 4];
-		out[2 * k + 1] = hex[byte & 15];
-	}
-	out[32] = '\0';
+	for (int k = 0; k < 16; k++)
+		digest[k] = (unsigned char)(h[k / 4] >> (8 * (k % 4)));
+	hex_encode(digest, 16, out);
 }

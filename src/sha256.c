@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "base64.h"
+
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -225,11 +227,5 @@ void sha256_final(struct sha256 *s, unsigned char digest[32])
 
 void sha256_hex(const unsigned char digest[32], char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(digest, 32, out);
 }
