@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "text.h"
 
 void mime_init(struct mime_scan *m)
@@ -124,17 +125,6 @@ static void out(struct mime_scan *m, const unsigned char *p, size_t n)
 	m->size += n;
 }
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 static int hexv(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -154,7 +144,7 @@ static void body(struct mime_scan *m, const unsigned char *p, size_t n, int bol,
 
 	if (is_b64(m)) {
 		for (size_t i = 0; i < n; i++) {
-			int v = b64val(p[i]);
+			int v = base64_value(p[i]);
 
 			if (v < 0)
 				continue; /* white space, padding, junk */
