@@ -10,22 +10,29 @@
 
 #define TAG "0123456789abcdef0123456789abcdef"
 
+/* dir/name exists, mode 0600, size bytes long; its path is left in path. */
+static void assert_stored(const char *dir, const char *name, off_t size, char path[256])
+{
+	struct stat st;
+
+	snprintf(path, 256, "%s/%s", dir, name);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(st.st_size, size);
+}
+
 START_TEST(commit_and_duplicate)
 {
 	char dir[] = "/tmp/smtpot-spool-XXXXXX", path[256], name[80];
 	static const char hex[65] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 	struct spool s;
-	struct stat st;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(spool_open_dir(&s, dir, TAG), 0);
 	spool_begin(&s);
 	spool_write(&s, "hello", 5);
 	ck_assert_int_eq(spool_commit(&s, hex, name), 0);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_eq(st.st_size, 5);
+	assert_stored(dir, name, 5, path);
 	spool_begin(&s);
 	spool_write(&s, "hello", 5);
 	ck_assert_int_eq(spool_commit(&s, hex, name), 1);
@@ -78,9 +85,7 @@ START_TEST(big_message_through_temporary_file)
 		ck_assert_int_eq(spool_commit(&s, hex, name), round);
 		ck_assert_int_eq(test_count_files(dir), 1);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_size, sizeof(big));
+	assert_stored(dir, name, sizeof(big), path);
 	unlink(path);
 	spool_close_dir(&s);
 	rmdir(dir);
@@ -94,15 +99,12 @@ START_TEST(small_message_written_at_commit)
 	char dir[] = "/tmp/smtpot-spool-XXXXXX", path[256], name[80];
 	static const char hex[65] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 	struct spool s;
-	struct stat st;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(spool_open_dir(&s, dir, TAG), 0);
 	spool_begin(&s);
 	ck_assert_int_eq(spool_commit(&s, hex, name), 0);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_size, 0);
+	assert_stored(dir, name, 0, path);
 	unlink(path);
 	/* The directory removed under an open session: creating fails, even as root. */
 	ck_assert_int_eq(rmdir(dir), 0);
