@@ -24,8 +24,12 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 # and relocating one more shared library is a measurable part of its start.
 PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null) -Wl,-Bdynamic
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) \
-	-DDEFAULT_TLS_MODULE='"$(TLSMODDIR)/smtpot-tls.so"' $(CFLAGS)
+	-DDEFAULT_TLS_MODULE='"$(TLSMODDIR)/smtpot-tls"' $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
+# smtpot itself is a static PIE: no dynamic loader, no library mapped or
+# relocated at start (with glibc's loader and libc.so that was a quarter of
+# a short session's CPU). It has no TLS code and needs no dlopen or NSS.
+STATIC_LDFLAGS = -static-pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
 SRCS = $(wildcard src/*.c)
 LIB_SRCS = $(filter-out src/main.c,$(SRCS))
@@ -47,22 +51,27 @@ TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl s
 	deps-build deps-run deps-test \
 	install uninstall clean
 
-all: smtpot smtpot-tls.so
+all: smtpot smtpot-tls
 
-# OpenSSL is linked only into the TLS module, loaded when a session starts TLS.
+# OpenSSL is linked only into the TLS module, smtpot-tls: the same program,
+# dynamically linked with src/tls/module.c, which smtpot executes in its own
+# place when a session starts TLS (src/tls.c).
 SSL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libssl 2>/dev/null)
 SSL_LIBS = $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null)
-smtpot-tls.so: src/tls/module.c src/tls.h src/conn.h
-	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) -fPIC -shared -Wl,-z,relro,-z,now -o $@ src/tls/module.c $(SSL_LIBS)
+build/tls_module.o build-san/tls_module.o: src/tls/module.c src/tls.h src/conn.h
+	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) -c -o $@ src/tls/module.c
+smtpot-tls: $(OBJS) build/tls_module.o
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) build/tls_module.o $(PKG_LIBS) $(SSL_LIBS)
 
 smtpot: $(OBJS)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(STATIC_LDFLAGS) -o $@ $(OBJS) \
+		$(shell $(PKG_CONFIG) --static --libs json-c 2>/dev/null)
 
 build/%.o: src/%.c $(wildcard src/*.h) | build
 	$(CC) $(ALL_CFLAGS) -Ibuild -c -o $@ $<
 
 # The seccomp filter is compiled by libseccomp here, once, not in every session.
-build/sandbox_bpf.h: src/sandbox/gen.c | build
+build/sandbox_bpf.h: src/sandbox/gen.c src/sandbox.h | build
 	$(CC) $(ALL_CFLAGS) -o build/sandbox-gen $< $(shell $(PKG_CONFIG) --libs libseccomp)
 	build/sandbox-gen > $@.tmp && mv $@.tmp $@
 build/sandbox.o build-san/sandbox.o: build/sandbox_bpf.h
@@ -75,7 +84,7 @@ deps-build deps-run deps-test: deps-%:
 
 RUN_PORT ?= 2525
 run: deps-run
-	$(MAKE) smtpot smtpot-tls.so
+	$(MAKE) smtpot smtpot-tls
 	@mkdir -p run/spool run/tls
 	@test -s run/tls/cert.pem || openssl req -x509 -newkey rsa:2048 -nodes -days 825 \
 		-subj /CN=mx.example.com -addext subjectAltName=DNS:mx.example.com \
@@ -91,14 +100,14 @@ tests/check_smtpot: $(TEST_SRCS) $(LIB_OBJS) tests/testlib.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $(TEST_SRCS) $(LIB_OBJS) $(PKG_LIBS) $(CHECK_LIBS)
 
 check: deps-test
-	$(MAKE) smtpot smtpot-tls.so tests/check_smtpot
+	$(MAKE) smtpot smtpot-tls tests/check_smtpot
 	$(MAKE) check-unit check-valgrind check-sanitize check-e2e check-deploy fuzz-ci
 
 check-unit: tests/check_smtpot
 	tests/check_smtpot
 
 E2E_TESTS = $(sort $(wildcard tests/e2e*.py))
-check-e2e: smtpot smtpot-tls.so tests/sandbox_probe.so
+check-e2e: smtpot smtpot-tls tests/sandbox_probe.so
 	@rc=0; for t in $(E2E_TESTS); do echo "== $$t"; python3 $$t || rc=1; done; exit $$rc
 
 tests/sandbox_probe.so: tests/sandbox_probe.c
@@ -111,7 +120,7 @@ check-valgrind: tests/check_smtpot
 
 # The same unit and transcript tests, built with ASan and UBSan.
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-check-sanitize: smtpot smtpot-tls.so tests/sandbox_probe.so | build-san
+check-sanitize: smtpot smtpot-tls tests/sandbox_probe.so | build-san
 	$(MAKE) OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)" BUILD=build-san \
 		tests/check_smtpot-san smtpot-san
 	CK_FORK=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/check_smtpot-san
@@ -122,8 +131,10 @@ SAN_OBJS = $(SRCS:src/%.c=build-san/%.o)
 SAN_LIB_OBJS = $(LIB_SRCS:src/%.c=build-san/%.o)
 build-san/%.o: src/%.c $(wildcard src/*.h) | build-san
 	$(CC) $(ALL_CFLAGS) -Ibuild -c -o $@ $<
-smtpot-san: $(SAN_OBJS) tests/san_options.c
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SAN_OBJS) tests/san_options.c $(PKG_LIBS)
+# Dynamically linked (the sanitizers need it) and with TLS in-process.
+smtpot-san: $(SAN_OBJS) build-san/tls_module.o tests/san_options.c
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SAN_OBJS) build-san/tls_module.o tests/san_options.c \
+		$(PKG_LIBS) $(SSL_LIBS)
 tests/check_smtpot-san: $(TEST_SRCS) $(SAN_LIB_OBJS) tests/testlib.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Isrc -o $@ $(TEST_SRCS) $(SAN_LIB_OBJS) $(PKG_LIBS) $(CHECK_LIBS)
 
@@ -149,12 +160,12 @@ SBIN_SED = sed -e 's|/usr/sbin/smtpot|$(SBINDIR)/smtpot|g' -e 's|/usr/lib/smtpot
 # The catalog takes effect once compiled into journald's database: install
 # and uninstall do that when they change the running system; a package or
 # image build (DESTDIR set) leaves it to the target.
-install: smtpot smtpot-tls.so
+install: smtpot smtpot-tls
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(TLSMODDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(XINETDDIR) \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0755 smtpot $(DESTDIR)$(SBINDIR)/smtpot
-	$(INSTALL) -m 0644 smtpot-tls.so $(DESTDIR)$(TLSMODDIR)/smtpot-tls.so
+	$(INSTALL) -m 0755 smtpot-tls $(DESTDIR)$(TLSMODDIR)/smtpot-tls
 	$(INSTALL) -m 0755 systemd/smtpot-tlscert $(DESTDIR)$(TLSMODDIR)/smtpot-tlscert
 	set -e; for f in $(UNITS) $(XINETD_FILES); do \
 		case $$f in systemd/*) d=$(SYSTEMDUNITDIR);; *) d=$(XINETDDIR);; esac; \
@@ -170,7 +181,7 @@ install: smtpot smtpot-tls.so
 	fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/smtpot $(DESTDIR)$(TLSMODDIR)/smtpot-tls.so \
+	rm -f $(DESTDIR)$(SBINDIR)/smtpot $(DESTDIR)$(TLSMODDIR)/smtpot-tls \
 		$(DESTDIR)$(TLSMODDIR)/smtpot-tlscert \
 		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS))) \
 		$(DESTDIR)$(CATALOGDIR)/smtpot.catalog \
@@ -186,7 +197,7 @@ uninstall:
 # and skip (exit 77) otherwise, or when a tool is missing.
 DEPLOY_TESTS = tests/deploy/systemd-verify.sh tests/deploy/nspawn.sh tests/deploy/xinetd.sh
 
-check-deploy: smtpot smtpot-tls.so
+check-deploy: smtpot smtpot-tls
 	@pass=0; fail=0; skip=0; \
 	for t in $(DEPLOY_TESTS); do \
 		SMTPOT_TOP=$(CURDIR) MAKE="$(MAKE)" bash $$t; rc=$$?; \
@@ -263,5 +274,5 @@ bench-spawn: smtpot
 .PHONY: bench bench-spawn
 
 clean:
-	rm -rf build build-san build-fuzz smtpot smtpot-san smtpot-tls.so tests/check_smtpot tests/check_smtpot-san \
+	rm -rf build build-san build-fuzz smtpot smtpot-san smtpot-tls tests/check_smtpot tests/check_smtpot-san \
 		tests/sandbox_probe.so bench/build

@@ -20,7 +20,7 @@
 #define DEFAULT_SESSION_TIMEOUT 1800
 #define DEFAULT_MAX_AUTH_TRIES 10
 #ifndef DEFAULT_TLS_MODULE
-#define DEFAULT_TLS_MODULE "/usr/local/lib/smtpot/smtpot-tls.so"
+#define DEFAULT_TLS_MODULE "/usr/local/lib/smtpot/smtpot-tls"
 #endif
 
 /* Ranges accepted for the options. */

@@ -15,16 +15,20 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "event.h"
 #include "peer.h"
+#include "resume.h"
 #include "sandbox.h"
 #include "session.h"
 #include "sink.h"
+#include "tls.h"
 
 #define EX_USAGE 64
 #define EX_NOINPUT 66
+#define EX_SOFTWARE 70
 #define EX_OSERR 71
 #define EX_CONFIG 78
 
@@ -90,6 +94,50 @@ static void session_id(char out[40])
 	hex_encode(r, sizeof(r), out);
 }
 
+/* The sinks cfg asks for; in smtpot-tls after STARTTLS, on the kept descriptors. */
+static int open_sinks(struct event_ctx *ev, const struct config *cfg, const struct resume *r)
+{
+	int n = 0;
+
+	if (cfg->log_file != NULL) {
+		event_add_sink(ev, r != NULL ? sink_file_fd(r->sinks[n].fd, r->sinks[n].open_errno, "log file")
+					     : sink_file_open(cfg->log_file));
+		n++;
+	}
+	if (cfg->journal) {
+		event_add_sink(ev, r != NULL ? sink_journal_fd(r->sinks[n].fd, r->sinks[n].open_errno)
+					     : sink_journal_open());
+		n++;
+	}
+	if (cfg->log_file == NULL && !cfg->journal)
+		event_add_sink(ev, sink_file_fd(2, 0, "standard error"));
+	for (int i = 0; i < ev->nsinks; i++) {
+		if (ev->sinks[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * In smtpot-tls executed at STARTTLS: the state smtpot left, or NULL when
+ * this is a session of its own. Unreadable state is the program's fault.
+ */
+static const struct resume *resumed(const struct config *cfg)
+{
+	static struct resume r;
+	const char *text = getenv(RESUME_ENV);
+	int want = (cfg->log_file != NULL) + (cfg->journal != 0);
+
+	if (text == NULL || !tls_in_process())
+		return NULL;
+	if (resume_parse(text, &r) < 0 || r.nsinks != (want > 0 ? want : 1)) {
+		fprintf(stderr, "smtpot: unreadable %s\n", RESUME_ENV);
+		exit(EX_SOFTWARE);
+	}
+	unsetenv(RESUME_ENV);
+	return &r;
+}
+
 int main(int argc, char **argv)
 {
 	static struct event_ctx ev;
@@ -97,6 +145,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct conn conn;
 	struct peer peer;
+	const struct resume *r;
 
 	/*
 	 * Grow the heap in one step: a short session otherwise extends it with
@@ -128,19 +177,13 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return EX_CONFIG;
 	}
+	/* Implicit TLS is smtpot-tls's from the first byte. */
+	tls_exec_implicit(&cfg, argv);
+	r = resumed(&cfg);
 	signals();
-
-	if (cfg.log_file != NULL)
-		event_add_sink(&ev, sink_file_open(cfg.log_file));
-	if (cfg.journal)
-		event_add_sink(&ev, sink_journal_open());
-	if (cfg.log_file == NULL && !cfg.journal)
-		event_add_sink(&ev, sink_file_fd(2, "standard error"));
-	for (int i = 0; i < ev.nsinks; i++) {
-		if (ev.sinks[i] == NULL) {
-			perror("smtpot: sink");
-			return EX_OSERR;
-		}
+	if (open_sinks(&ev, &cfg, r) < 0) {
+		perror("smtpot: sink");
+		return EX_OSERR;
 	}
 
 	peer_lookup(0, &peer);
@@ -156,10 +199,25 @@ int main(int argc, char **argv)
 		perror("smtpot: session");
 		return EX_OSERR;
 	}
-	s.confine = sandbox_apply;
+	s.argv = argv;
 	/* Backstop for a write blocked by a client that never reads. */
 	alarm((unsigned)cfg.session_timeout + 5);
-	session_run(&s);
+	if (r != NULL) {
+		/* The filter came along through exec; its SIGSYS handler did not. */
+		resume_apply(r, &s);
+		if (cfg.session_timeout > 0) {
+			int64_t left = s.conn->session_deadline - clock_mono_ms();
+
+			alarm((unsigned)(left > 0 ? left / 1000 : 0) + 5);
+		}
+		if (strcmp(s.sandbox, "seccomp") == 0)
+			sandbox_handler();
+		tls_resumed(&s);
+		session_continue(&s);
+	} else {
+		s.confine = sandbox_apply;
+		session_run(&s);
+	}
 	session_free(&s);
 	event_close_sinks(&ev);
 	config_free(&cfg);

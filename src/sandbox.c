@@ -37,19 +37,26 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 #endif
 }
 
-int sandbox_apply(void)
+int sandbox_handler(void)
 {
-	struct sock_fprog prog = {
-		.len = sizeof(sandbox_bpf) / sizeof(sandbox_bpf[0]),
-		.filter = sandbox_bpf,
-	};
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0)
+	return sigaction(SIGSYS, &sa, NULL);
+}
+
+int sandbox_apply(int allow_exec)
+{
+	struct sock_fprog prog = {
+		.len = allow_exec ? sizeof(sandbox_bpf_exec) / sizeof(sandbox_bpf_exec[0])
+				  : sizeof(sandbox_bpf) / sizeof(sandbox_bpf[0]),
+		.filter = allow_exec ? sandbox_bpf_exec : sandbox_bpf,
+	};
+
+	if (sandbox_handler() < 0)
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;

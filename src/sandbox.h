@@ -12,7 +12,19 @@
 /* The system call a filter refused, or 0. Set from the SIGSYS handler. */
 extern volatile sig_atomic_t sandbox_violation;
 
-/* Installs the filter: 0, or -1 when the kernel or an outer sandbox refuses. */
-int sandbox_apply(void);
+/*
+ * The one descriptor the filter for STARTTLS sessions lets smtpot execute
+ * (execveat with AT_EMPTY_PATH): the TLS module, dup'ed here just before.
+ * Below 64, the unit's LimitNOFILE=.
+ */
+#define SANDBOX_EXEC_FD 63
+
+/* Installs the SIGSYS handler (again, in a program that exec kept confined). */
+int sandbox_handler(void);
+/*
+ * Installs the filter: 0, or -1 when the kernel or an outer sandbox refuses.
+ * allow_exec: the variant that lets SANDBOX_EXEC_FD be executed.
+ */
+int sandbox_apply(int allow_exec);
 
 #endif

@@ -451,9 +451,15 @@ static void queue_id(char out[16])
 	out[10] = '\0';
 }
 
-/* Opens the spool once per session, on the first message. */
+/*
+ * Opens the spool once per process, on the first message: after STARTTLS
+ * the TLS module opens it again, numbering its temporary files on from the
+ * messages begun before.
+ */
 static void spool_prepare(struct session *s)
 {
+	unsigned long begun = s->spool.count;
+
 	if (s->cfg->spool_dir == NULL || s->cfg->spool_dir[0] == '\0' || s->spool.dirfd >= 0 ||
 	    s->spool_failed)
 		return;
@@ -461,6 +467,7 @@ static void spool_prepare(struct session *s)
 		s->spool_failed = 1;
 		session_error(s, "spool directory", errno);
 	}
+	s->spool.count = begun;
 }
 
 /*
@@ -790,8 +797,12 @@ void session_run(struct session *s)
 		session_add_reply(s, d);
 		event_emit(s->ev, EV_CONNECT, d);
 	}
-	s->sandbox = s->confine == NULL ? "off" : s->confine() == 0 ? "seccomp" : "unavailable";
+	s->sandbox = s->confine == NULL ? "off" : s->confine(tls_needs_exec(s)) == 0 ? "seccomp" : "unavailable";
+	session_continue(s);
+}
 
+void session_continue(struct session *s)
+{
 	while (!s->done) {
 		/* A signal or a refused system call ends even a pipelined burst. */
 		int r = conn_stopped(s->conn) ? -1 : line_read(&s->lr);

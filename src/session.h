@@ -48,8 +48,12 @@ struct session {
 	int authenticated; /* AUTH succeeded */
 	uint64_t auth_tries, auth_failures;
 	int done;
-	/* Called once the session is set up and announced (main: the seccomp filter). */
-	int (*confine)(void);
+	/*
+	 * Called once the session is set up and announced (main: the seccomp
+	 * filter; allow_exec when STARTTLS would execute the TLS module).
+	 */
+	int (*confine)(int allow_exec);
+	char **argv; /* the program's arguments, for executing the TLS module */
 	const char *sandbox; /* "seccomp", "unavailable" or "off" */
 	/* Run by the dispatcher after the command's event: DATA, STARTTLS. */
 	void (*after)(struct session *s);
@@ -84,6 +88,8 @@ int session_init(struct session *s, const struct config *cfg, struct conn *c,
 		 struct event_ctx *ev);
 /* Runs it to the end; the disconnect event is always written. */
 void session_run(struct session *s);
+/* The same after the banner: for a session smtpot-tls took over at STARTTLS. */
+void session_continue(struct session *s);
 void session_free(struct session *s);
 
 #endif

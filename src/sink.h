@@ -8,9 +8,14 @@
 
 /* Opens (creating 0640) path for appending; on failure the sink reports once and counts. */
 struct sink *sink_file_open(const char *path);
-/* A file sink on an already open descriptor (stderr when no sink is chosen). */
-struct sink *sink_file_fd(int fd, const char *name);
-/* Loads the journal client on demand; on failure the sink reports once and counts. */
+/*
+ * A file sink on an already open descriptor (stderr when no sink is chosen,
+ * or the log file kept across the exec at STARTTLS; fd -1 with err: failed).
+ */
+struct sink *sink_file_fd(int fd, int err, const char *name);
+/* Opens the journal socket; on failure the sink reports once and counts. */
 struct sink *sink_journal_open(void);
+/* The same on a descriptor kept across the exec at STARTTLS. */
+struct sink *sink_journal_fd(int fd, int err);
 
 #endif

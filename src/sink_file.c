@@ -78,6 +78,8 @@ static struct sink *file_sink(int fd, int err, const char *name)
 	}
 	f->fd = fd;
 	f->open_errno = err;
+	s->fd = fd;
+	s->open_errno = err;
 	s->name = name;
 	s->write = file_write;
 	s->close = file_close;
@@ -92,7 +94,7 @@ struct sink *sink_file_open(const char *path)
 	return file_sink(fd, fd < 0 ? errno : 0, "log file");
 }
 
-struct sink *sink_file_fd(int fd, const char *name)
+struct sink *sink_file_fd(int fd, int err, const char *name)
 {
-	return file_sink(fd, 0, name);
+	return file_sink(fd, err, name);
 }

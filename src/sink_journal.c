@@ -123,27 +123,44 @@ static void journal_close(struct sink *s)
 	free(s);
 }
 
-struct sink *sink_journal_open(void)
+static struct sink *journal_sink(int fd, int err)
 {
 	struct sink *s = calloc(1, sizeof(*s));
 	struct journal_ctx *j = calloc(1, sizeof(*j));
-	int sndbuf = 8 * 1024 * 1024;
 
 	if (s == NULL || j == NULL) {
 		free(s);
 		free(j);
 		return NULL;
 	}
-	/* The socket is made now, before the sandbox refuses new sockets. */
-	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	j->open_errno = j->fd < 0 ? errno : 0;
-	if (j->fd >= 0)
-		(void)setsockopt(j->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	j->fd = fd;
+	j->open_errno = err;
 	j->sa.sun_family = AF_UNIX;
 	memcpy(j->sa.sun_path, JOURNAL_SOCKET, sizeof(JOURNAL_SOCKET));
 	s->name = "journal";
 	s->write = journal_write;
 	s->close = journal_close;
 	s->ctx = j;
+	s->fd = fd;
+	s->open_errno = err;
 	return s;
+}
+
+struct sink *sink_journal_open(void)
+{
+	int sndbuf = 8 * 1024 * 1024;
+	/* The socket is made now, before the sandbox refuses new sockets. */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sink *s = journal_sink(fd, fd < 0 ? errno : 0);
+
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (s == NULL && fd >= 0)
+		close(fd);
+	return s;
+}
+
+struct sink *sink_journal_fd(int fd, int err)
+{
+	return journal_sink(fd, err);
 }

@@ -2,13 +2,20 @@
  * tls.c - the session side of TLS: STARTTLS (RFC 3207) and implicit TLS.
  * Bytes pipelined after STARTTLS in the same plaintext read are never
  * executed: they are logged and dropped. After the handshake the session
- * forgets everything (EHLO is needed again, AUTH too). The module holding
- * OpenSSL is loaded here, once, on first use.
+ * forgets everything (EHLO is needed again, AUTH too).
+ *
+ * smtpot itself is linked statically and holds no TLS code: a plain
+ * session then costs no dynamic loading at all. The TLS module,
+ * smtpot-tls, is the same program linked with OpenSSL (src/tls/module.c).
+ * At STARTTLS smtpot executes it in its own place, on the same connection,
+ * with the session's state in SMTPOT_RESUME (resume.c); for implicit TLS
+ * it does so before the session starts. In smtpot-tls the module's symbol
+ * is present and TLS runs in-process.
  */
 #include "tls.h"
 
-#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +23,24 @@
 
 #include "base64.h"
 #include "limits.h"
+#include "resume.h"
+#include "sandbox.h"
 #include "session.h"
 #include "text.h"
 #include "tlsfp.h"
 
+/* Present only in smtpot-tls, where src/tls/module.c is linked in. */
+extern const struct tls_module *smtpot_tls_module(void) __attribute__((weak));
+
 static const struct tls_module *module;
 static void *server;
+static int module_fd = -1; /* smtpot-tls, opened at STARTTLS, executed after the reply */
+static char exec_error[256] = "no TLS module was run";
+
+int tls_in_process(void)
+{
+	return smtpot_tls_module != NULL;
+}
 
 int tls_usable(const struct session *s)
 {
@@ -31,16 +50,21 @@ int tls_usable(const struct session *s)
 	       access(c->tls_cert, R_OK) == 0 && access(c->tls_key, R_OK) == 0;
 }
 
-/* The module: the configured path, else smtpot-tls.so beside the program. */
-static void *open_module(const char *path, char *err, size_t errlen)
+/*
+ * The TLS module: the configured path, else smtpot-tls beside the program
+ * (a build tree). An O_PATH descriptor, or -1 with err.
+ */
+static int open_module(const char *path, char *err, size_t errlen)
 {
 	char self[4096];
 	ssize_t n;
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	int fd = -1;
 
-	if (h != NULL)
-		return h;
-	snprintf(err, errlen, "%s", dlerror());
+	if (access(path, X_OK) == 0)
+		fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(err, errlen, "cannot run the TLS module %s: %s", path, strerror(errno));
 	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
 	if (n > 0) {
 		char *slash;
@@ -48,28 +72,27 @@ static void *open_module(const char *path, char *err, size_t errlen)
 		self[n] = '\0';
 		slash = strrchr(self, '/');
 		if (slash != NULL) {
-			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self), "smtpot-tls.so");
-			h = dlopen(self, RTLD_NOW | RTLD_LOCAL);
+			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self), "smtpot-tls");
+			if (access(self, X_OK) == 0)
+				fd = open(self, O_PATH | O_CLOEXEC);
 		}
 	}
-	return h;
+	return fd;
 }
 
-/* Loads the module and the certificate once: 0, or -1 with err. */
+/* In smtpot-tls: loads the certificate once. 0, or -1 with err. */
 static int prepare(const struct session *s, char *err, size_t errlen)
 {
-	const struct tls_module *(*get)(void);
-	void *h;
-
 	if (server != NULL)
 		return 0;
 	if (module == NULL) {
-		h = open_module(s->cfg->tls_module, err, errlen);
-		if (h == NULL)
+		if (!tls_in_process()) {
+			snprintf(err, errlen, "no TLS in this program");
 			return -1;
-		*(void **)&get = dlsym(h, "smtpot_tls_module");
-		if (get == NULL || (module = get()) == NULL || module->abi != TLS_MODULE_ABI) {
-			snprintf(err, errlen, "%s: not a smtpot TLS module", s->cfg->tls_module);
+		}
+		module = smtpot_tls_module();
+		if (module == NULL || module->abi != TLS_MODULE_ABI) {
+			snprintf(err, errlen, "TLS module: wrong interface");
 			module = NULL;
 			return -1;
 		}
@@ -152,14 +175,76 @@ static int handshake(struct session *s, const char *mode, int banner)
 	return rc;
 }
 
+static void starttls_handshake(struct session *s)
+{
+	if (handshake(s, "starttls", 0) == 0)
+		session_reset(s); /* RFC 3207 4.2: forget all that came before */
+}
+
 static void after_starttls(struct session *s)
 {
 	if (reply_flush(&s->rp) < 0) {
 		session_end(s, "write_error");
 		return;
 	}
-	if (handshake(s, "starttls", 0) == 0)
-		session_reset(s); /* RFC 3207 4.2: forget all that came before */
+	starttls_handshake(s);
+}
+
+/* Hands the session to smtpot-tls; returns only when that failed. */
+static void exec_starttls(struct session *s)
+{
+	char state[RESUME_MAX];
+	int err;
+
+	if (reply_flush(&s->rp) < 0) {
+		session_end(s, "write_error");
+		return;
+	}
+	if (resume_save(s, state, sizeof(state)) < 0) {
+		err = EOVERFLOW;
+	} else if (dup3(module_fd, SANDBOX_EXEC_FD, O_CLOEXEC) < 0 ||
+		   resume_keep_fds(s) < 0 || setenv(RESUME_ENV, state, 1) < 0) {
+		err = errno;
+	} else {
+		execveat(SANDBOX_EXEC_FD, "", s->argv, environ, AT_EMPTY_PATH);
+		err = errno;
+		unsetenv(RESUME_ENV);
+	}
+	session_error(s, "cannot run the TLS module", err);
+	session_end(s, "tls_unavailable");
+}
+
+void tls_resumed(struct session *s)
+{
+	char err[256];
+
+	if (prepare(s, err, sizeof(err)) < 0) {
+		session_error(s, err, EIO);
+		session_end(s, "tls_unavailable");
+		return;
+	}
+	starttls_handshake(s);
+}
+
+int tls_needs_exec(const struct session *s)
+{
+	return !tls_in_process() && strcmp(s->cfg->tls, "starttls") == 0 && tls_usable(s);
+}
+
+void tls_exec_implicit(const struct config *c, char **argv)
+{
+	int fd;
+
+	if (tls_in_process() || strcmp(c->tls, "implicit") != 0)
+		return;
+	fd = open_module(c->tls_module, exec_error, sizeof(exec_error));
+	if (fd < 0)
+		return;
+	execveat(fd, "", argv, environ, AT_EMPTY_PATH);
+	/* Left to the session: it logs why TLS is unavailable and ends. */
+	snprintf(exec_error, sizeof(exec_error), "cannot run the TLS module %s: %s", c->tls_module,
+		 strerror(errno));
+	close(fd);
 }
 
 void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
@@ -182,7 +267,8 @@ void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
 		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: STARTTLS");
 		return;
 	}
-	if (prepare(s, err, sizeof(err)) < 0) {
+	if (tls_in_process() ? prepare(s, err, sizeof(err)) < 0
+			     : (module_fd = open_module(s->cfg->tls_module, err, sizeof(err))) < 0) {
 		reply_line(&s->rp, 454, 0, "4.7.0 TLS not available due to local problem");
 		session_error(s, err, EIO);
 		return;
@@ -194,14 +280,16 @@ void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
 		session_flag(d, "pipelined_after_starttls");
 		text_put(d, "injected", rest, nrest);
 	}
-	s->after = after_starttls;
+	s->after = tls_in_process() ? after_starttls : exec_starttls;
 }
 
 int tls_implicit(struct session *s)
 {
 	char err[256];
 
-	if (prepare(s, err, sizeof(err)) < 0) {
+	if (!tls_in_process())
+		snprintf(err, sizeof(err), "%s", exec_error);
+	if (!tls_in_process() || prepare(s, err, sizeof(err)) < 0) {
 		session_error(s, err, EIO);
 		session_end(s, "tls_unavailable");
 		return -1;
@@ -214,4 +302,7 @@ void tls_cleanup(void)
 	if (server != NULL)
 		module->server_free(server);
 	server = NULL;
+	if (module_fd >= 0)
+		close(module_fd);
+	module_fd = -1;
 }

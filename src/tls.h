@@ -1,9 +1,11 @@
 /*
  * tls.h - TLS for smtpot: STARTTLS on 25/587 and implicit TLS on 465.
- * OpenSSL lives in a module of its own (smtpot-tls.so) that is loaded only
- * when a session actually starts TLS, so plain sessions never map libssl.
- * The module switches the conn to TLS reads and writes, so the line
- * reader, DATA and the timeouts work the same over TLS.
+ * OpenSSL lives only in the TLS module, smtpot-tls: the same program
+ * linked dynamically with src/tls/module.c, which smtpot (static, no TLS
+ * code) executes in its own place when a session starts TLS, so plain
+ * sessions never load a library. The module switches the conn to TLS reads
+ * and writes, so the line reader, DATA and the timeouts work the same over
+ * TLS.
  */
 #ifndef SMTPOT_TLS_H
 #define SMTPOT_TLS_H
@@ -46,6 +48,16 @@ struct tls_module {
 const struct tls_module *smtpot_tls_module(void);
 
 struct session;
+struct config;
+
+/* 1 in smtpot-tls (TLS runs here), 0 in smtpot (TLS means executing smtpot-tls). */
+int tls_in_process(void);
+/* 1 when a STARTTLS would execute smtpot-tls (the sandbox must allow it). */
+int tls_needs_exec(const struct session *s);
+/* With --tls=implicit in smtpot: executes smtpot-tls with argv; returns if it could not. */
+void tls_exec_implicit(const struct config *c, char **argv);
+/* In smtpot-tls run by STARTTLS: the handshake the 220 reply announced. */
+void tls_resumed(struct session *s);
 
 /* 1 when TLS can be offered (mode and readable certificate and key). */
 int tls_usable(const struct session *s);

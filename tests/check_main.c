@@ -25,6 +25,7 @@ int main(void)
 	srunner_add_suite(sr, suite_mime());
 	srunner_add_suite(sr, suite_sink());
 	srunner_add_suite(sr, suite_hostile());
+	srunner_add_suite(sr, suite_resume());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

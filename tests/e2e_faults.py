@@ -13,7 +13,7 @@ kernel:
   T05 500 concurrent sessions appending to one file.
 
 Standard library only; helpers come from tests/e2e.py. Run from the
-repository root after `make smtpot smtpot-tls.so`:
+repository root after `make smtpot smtpot-tls`:
     python3 tests/e2e_faults.py [-q] [TestClass[.test_method] ...]
 The tmpfs test needs root (mount) and is skipped otherwise; the journal
 tests use the running journald, or start /lib/systemd/systemd-journald as
@@ -50,7 +50,7 @@ e2e.use_suite("e2e_faults")
 
 REPO = e2e.REPO
 SMTPOT = e2e.SMTPOT
-MODULE = os.path.join(REPO, "smtpot-tls.so")
+MODULE = os.path.join(REPO, "smtpot-tls")
 HELLO_FILE = os.path.join(REPO, "tests", "data", "clienthello-openssl.bin")
 HOSTNAME = e2e.HOSTNAME
 JOURNALD = e2e.JOURNALD
@@ -986,7 +986,7 @@ def main(argv):
         Journal.stop()
 
     return e2e.run_main(argv, sys.modules[__name__], ORDER, [SMTPOT, MODULE],
-                        "make smtpot smtpot-tls.so", finish=finish)
+                        "make smtpot smtpot-tls", finish=finish)
 
 
 if __name__ == "__main__":

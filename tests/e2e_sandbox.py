@@ -1,8 +1,11 @@
 """The self-sandbox of smtpot, proved from outside.
 
-1. A forced socket()/connect() after setup (an LD_PRELOAD probe standing in
-   for injected code) fails with EPERM, is logged as an ERROR event, and
-   ends the session cleanly (exit 0, disconnect reason "sandbox").
+1. A forced socket()/connect()/execve() after setup (an LD_PRELOAD probe
+   standing in for injected code) fails with EPERM, is logged as an ERROR
+   event, and ends the session cleanly (exit 0, disconnect reason
+   "sandbox"). smtpot is static, so the probe goes into smtpot-tls, the
+   same program linked dynamically: run on its own, and executed by smtpot
+   at STARTTLS, under the filter smtpot installed.
 2. strace over a whole session shows no network system call besides the
    peer look-up on fd 0 and the replies sent on fd 1 (and the journal
    socket when the journal sink is on).
@@ -11,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -18,17 +22,38 @@ import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMTPOT = os.path.join(TOP, "smtpot")
+SMTPOT_TLS = os.path.join(TOP, "smtpot-tls")
 PROBE = os.path.join(TOP, "tests", "sandbox_probe.so")
 SESSION = (b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
            b"DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+REFUSED = "socket=-1 errno=1 connect=-1 errno=1 execve=-1 errno=1 execveat=-1 errno=1"
 
 
-def run_session(args, env=None, wrap=()):
-    """Runs smtpot on one end of a socketpair; returns (exit status, replies)."""
+def read_until(sock, end):
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError("connection closed after %r" % data)
+        data += chunk
+    return data
+
+
+def run_session(args, env=None, wrap=(), program=SMTPOT, starttls=False):
+    """Runs smtpot on one end of a socketpair; returns (exit status, replies).
+    With starttls, the session goes to TLS first."""
     a, b = socket.socketpair()
-    p = subprocess.Popen(list(wrap) + [SMTPOT] + args, stdin=b, stdout=b, env=env)
+    p = subprocess.Popen(list(wrap) + [program] + args, stdin=b, stdout=b, env=env)
     b.close()
     a.settimeout(20)
+    if starttls:
+        read_until(a, b"\r\n")
+        a.sendall(b"EHLO client.example.com\r\nSTARTTLS\r\n")
+        read_until(a, b"220 2.0.0 Ready to start TLS\r\n")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        a = ctx.wrap_socket(a)
     a.sendall(SESSION)
     out = b""
     try:
@@ -55,15 +80,36 @@ class Sandbox(unittest.TestCase):
         with open(self.log, encoding="utf-8") as f:
             return [json.loads(line) for line in f]
 
-    def test_forced_socket_and_connect_fail(self):
+    def probed(self, starttls):
         out = os.path.join(self.dir, "probe.txt")
         env = dict(os.environ, LD_PRELOAD=PROBE, SMTPOT_PROBE_OUT=out)
-        rc, replies = run_session(["--log-file=" + self.log, "--spool-dir=" + self.dir], env=env)
+        args = ["--log-file=" + self.log, "--spool-dir=" + self.dir]
+        if starttls:
+            key, cert = os.path.join(self.dir, "key.pem"), os.path.join(self.dir, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=mx.example.com", "-keyout", key, "-out", cert],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            args += ["--tls-cert=" + cert, "--tls-key=" + key, "--tls-module=" + SMTPOT_TLS]
+        rc, replies = run_session(args, env=env, program=SMTPOT if starttls else SMTPOT_TLS,
+                                  starttls=starttls)
         self.assertEqual(rc, 0)
         with open(out) as f:
             probe = f.read().split("\n")[0]
-        self.assertEqual(probe, "socket=-1 errno=1 connect=-1 errno=1")
-        ev = self.events()
+        self.assertEqual(probe, REFUSED)
+        return self.events()
+
+    def test_forced_calls_fail(self):
+        self.check_refused(self.probed(starttls=False))
+
+    def test_forced_calls_fail_after_starttls(self):
+        """smtpot-tls runs on under the filter smtpot installed, one session to the end."""
+        ev = self.probed(starttls=True)
+        self.check_refused(ev)
+        self.assertEqual(len({e["session"] for e in ev}), 1)
+        self.assertEqual([e["seq"] for e in ev], list(range(1, len(ev) + 1)))
+        self.assertIn("tls", [e["event"] for e in ev])
+
+    def check_refused(self, ev):
         errors = [e for e in ev if e["event"] == "error"]
         self.assertTrue(errors, "no error event")
         self.assertEqual(errors[0]["level"], "ERROR")

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """e2e_tls.py - end-to-end tests of smtpot's TLS and AUTH: the real binary
-(and its module smtpot-tls.so) behind systemd-socket-activate, or on a
+(and its TLS module smtpot-tls) behind systemd-socket-activate, or on a
 socketpair, driven by real clients (swaks, smtplib, openssl s_client, curl,
 raw sockets), asserting the replies and the JSON events: credentials decoded
 byte for byte, CRAM-MD5 digests recomputed, JA3/JA4 recomputed by
 tests/tlsfp_ref.py, STARTTLS injection dropped.
 
 Standard library only. Run from the repository root after
-`make smtpot smtpot-tls.so`:
+`make smtpot smtpot-tls`:
     python3 tests/e2e_tls.py [-v|-q] [TestClass[.test_method] ...]
 A throwaway self-signed certificate is made with `openssl` at start. Only
 127.0.0.1 is used; every process started is stopped by its own PID; every
@@ -39,7 +39,7 @@ from e2e import (certificate, clean_env, client_context, need_tool, names,  # no
 e2e.use_suite("e2e_tls")
 REPO = e2e.REPO
 SMTPOT = e2e.SMTPOT
-MODULE = os.path.join(REPO, "smtpot-tls.so")
+MODULE = os.path.join(REPO, "smtpot-tls")
 DATA = os.path.join(REPO, "tests", "data")
 CHECK_TLSFP = os.path.join(REPO, "tests", "check_tlsfp.c")
 HOSTNAME = e2e.HOSTNAME
@@ -956,35 +956,39 @@ class T08AuthEdges(unittest.TestCase):
 
 # --- 9. failed handshakes: smtpot on a socketpair, exit status -------------------
 
+def direct(tc, talk, *extra, program=None):
+    """smtpot on one end of a socketpair; talk(sock) drives the other.
+    Returns (exit status, stderr, events)."""
+    cert, key = certificate()
+    d = tmpdir("direct")
+    log = os.path.join(d, "events.jsonl")
+    a, b = socket.socketpair()
+    try:
+        p = subprocess.Popen(
+            [program or SMTPOT, "--log-file=" + log, "--spool-dir=" + os.path.join(d, "spool"),
+             "--hostname=" + HOSTNAME, "--tls-cert=" + cert, "--tls-key=" + key] + list(extra),
+            stdin=b, stdout=b, stderr=subprocess.PIPE, env=clean_env(), cwd=d)
+        b.close()
+        try:
+            a.settimeout(10)
+            talk(a)
+            a.close()
+            _, err = p.communicate(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate(timeout=5)
+    finally:
+        a.close()
+        b.close()
+    evs = read_log(log)
+    check_session(tc, evs)
+    return p.returncode, err, evs
+
+
 class T09FailedHandshake(unittest.TestCase):
     def direct(self, talk, *extra):
-        """smtpot on one end of a socketpair; talk(sock) drives the other.
-        Returns (exit status, stderr, events)."""
-        cert, key = certificate()
-        d = tmpdir("direct")
-        log = os.path.join(d, "events.jsonl")
-        a, b = socket.socketpair()
-        try:
-            p = subprocess.Popen(
-                [SMTPOT, "--log-file=" + log, "--spool-dir=" + os.path.join(d, "spool"),
-                 "--hostname=" + HOSTNAME, "--tls-cert=" + cert, "--tls-key=" + key] + list(extra),
-                stdin=b, stdout=b, stderr=subprocess.PIPE, env=clean_env(), cwd=d)
-            b.close()
-            try:
-                a.settimeout(10)
-                talk(a)
-                a.close()
-                _, err = p.communicate(timeout=10)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.communicate(timeout=5)
-        finally:
-            a.close()
-            b.close()
-        evs = read_log(log)
-        check_session(self, evs)
-        return p.returncode, err, evs
+        return direct(self, talk, *extra)
 
     @staticmethod
     def to_starttls(sock):
@@ -1058,13 +1062,125 @@ class T09FailedHandshake(unittest.TestCase):
         self.assertEqual(evs[-1]["data"]["reason"], "timeout")
 
 
+# --- 10. The hand-over to smtpot-tls ---------------------------------------------
+
+def is_static(path):
+    """True when the ELF file has no PT_INTERP (no dynamic loader)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:
+            return False
+        phoff = int.from_bytes(head[32:40], "little")
+        phentsize = int.from_bytes(head[54:56], "little")
+        phnum = int.from_bytes(head[56:58], "little")
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return all(int.from_bytes(table[i * phentsize:i * phentsize + 4], "little") != 3
+               for i in range(phnum))
+
+
+class T10Handover(unittest.TestCase):
+    """smtpot is static and holds no TLS: at STARTTLS it executes smtpot-tls in
+    its own place. The session goes on as one: its id, its event numbers, its
+    counters and its clock."""
+
+    def test_counters_span_starttls(self):
+        before = (b"EHLO one.example\r\nNOOP\r\nFROB\r\nMAIL FROM:<a@example.com>\r\n"
+                  b"RCPT TO:<b@example.com>\r\nDATA\r\n", b"Subject: before\r\n\r\nbody\r\n.\r\n",
+                  b"STARTTLS\r\n")
+        after = (b"EHLO two.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<c@example.com>\r\n"
+                 b"DATA\r\n", b"Subject: after\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+
+        def until(f, start):
+            for _ in range(100):
+                if f.readline().startswith(start):
+                    return
+            raise AssertionError("no %r reply" % start)
+
+        def talk(sock):
+            f = sock.makefile("rb")
+            f.readline()
+            sock.sendall(before[0])
+            until(f, b"354 ")
+            sock.sendall(before[1])
+            until(f, b"250 2.0.0 Ok: queued")
+            time.sleep(0.3)
+            sock.sendall(before[2])
+            self.assertEqual(f.readline(), b"220 2.0.0 Ready to start TLS\r\n")
+            t = client_context().wrap_socket(sock, server_hostname=HOSTNAME)
+            g = t.makefile("rb")
+            t.sendall(after[0])
+            until(g, b"354 ")
+            t.sendall(after[1])
+            until(g, b"221 ")
+            t.close()
+
+        status, err, evs = direct(self, talk)
+        self.assertEqual((status, err), (0, b""))
+        self.assertEqual(names(evs), ["connect", "ehlo", "noop", "unknown_command", "mail_from",
+                                      "rcpt_to", "data", "message", "starttls", "tls", "ehlo",
+                                      "mail_from", "rcpt_to", "data", "message", "quit", "disconnect"])
+        self.assertEqual(len({e["session"] for e in evs}), 1)
+        d = evs[-1]["data"]
+        c = d["counters"]
+        self.assertEqual((c["commands"], c["unknown_commands"], c["errors"], c["messages"],
+                          c["recipients"], c["events_lost"]), (12, 1, 1, 2, 2, 0))
+        self.assertEqual(c["verbs"], {"EHLO": 2, "NOOP": 1, "STARTTLS": 1, "MAIL": 2, "RCPT": 2,
+                                      "DATA": 2, "QUIT": 1})
+        # What came before STARTTLS counts too, not only what came after.
+        self.assertGreaterEqual(c["bytes_in"], len(b"".join(before + after)))
+        self.assertGreaterEqual(d["duration_ms"], 300)  # counted from the connection, not the exec
+        self.assertEqual(d["sandbox"], "seccomp")
+        self.assertEqual(find(evs, "tls")["data"]["result"], "success")
+        msgs = [e["data"] for e in evs if e["event"] == "message"]
+        self.assertEqual([m["spool_file"] for m in msgs], [m["sha256"] + ".eml" for m in msgs])
+        self.assertEqual(len({m["sha256"] for m in msgs}), 2)
+        self.assertEqual([m["complete"] for m in msgs], [True, True])
+
+    def missing_module(self, talk, *extra):
+        """smtpot alone in a directory, its module configured where none is."""
+        if not is_static(SMTPOT):
+            self.skipTest("%s runs TLS itself" % SMTPOT)
+        d = tmpdir("alone")
+        prog = os.path.join(d, "smtpot")
+        shutil.copy2(SMTPOT, prog)
+        return direct(self, talk, "--tls-module=" + os.path.join(d, "none", "smtpot-tls"), *extra,
+                      program=prog)
+
+    def test_starttls_without_module(self):
+        replies = []
+
+        def talk(sock):
+            f = sock.makefile("rb")
+            f.readline()
+            sock.sendall(b"EHLO x\r\n")
+            while not f.readline().startswith(b"250 "):
+                pass
+            sock.sendall(b"STARTTLS\r\nQUIT\r\n")
+            replies.extend([f.readline(), f.readline()])
+
+        status, err, evs = self.missing_module(talk)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(replies, [b"454 4.7.0 TLS not available due to local problem\r\n",
+                                   b"221 2.0.0 Bye\r\n"])
+        self.assertEqual(names(evs), ["connect", "ehlo", "error", "starttls", "quit", "disconnect"])
+        self.assertIn("cannot run the TLS module", find(evs, "error")["data"]["what"])
+
+    def test_implicit_without_module(self):
+        status, err, evs = self.missing_module(lambda sock: sock.recv(100), "--tls=implicit")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(names(evs), ["connect", "error", "disconnect"])
+        self.assertIn("cannot run the TLS module", find(evs, "error")["data"]["what"])
+        self.assertEqual(evs[-1]["data"]["reason"], "tls_unavailable")
+
+
 ORDER = [T01Swaks, T02Smtplib, T03SClient, T04Curl, T05Injection, T06Replay, T07Submission,
-         T08AuthEdges, T09FailedHandshake]
+         T08AuthEdges, T09FailedHandshake, T10Handover]
 
 
 def main(argv):
     return e2e.run_main(argv, sys.modules[__name__], ORDER, [SMTPOT, MODULE],
-                        "make smtpot smtpot-tls.so")
+                        "make smtpot smtpot-tls")
 
 
 if __name__ == "__main__":

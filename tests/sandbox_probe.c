@@ -3,7 +3,10 @@
  * draws the 5 random bytes of a queue id with getrandom() when a message
  * starts, long after setup; at that call the probe tries what injected
  * code would (open a socket, connect out) and writes the outcome to
- * $SMTPOT_PROBE_OUT.
+ * $SMTPOT_PROBE_OUT, then tries to run a program (execve, and execveat of
+ * a descriptor other than the one smtpot hands its TLS module over with).
+ * smtpot itself is linked statically, so the probe goes into smtpot-tls:
+ * run directly, or executed by smtpot at STARTTLS (LD_PRELOAD comes along).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,8 +26,9 @@ ssize_t getrandom(void *buf, size_t n, unsigned flags)
 	const char *out = getenv("SMTPOT_PROBE_OUT");
 
 	if (n == 5 && out != NULL) {
-		char line[160];
-		int s, e1, c = -2, e2 = 0, fd;
+		char line[200];
+		int s, e1, c = -2, e2 = 0, fd, x1, x2, e3, e4;
+		char *const argv[] = { "true", NULL };
 		struct sockaddr_in sin;
 
 		errno = 0;
@@ -37,7 +41,17 @@ ssize_t getrandom(void *buf, size_t n, unsigned flags)
 		errno = 0;
 		c = connect(s >= 0 ? s : 0, (struct sockaddr *)&sin, sizeof(sin));
 		e2 = errno;
-		snprintf(line, sizeof(line), "socket=%d errno=%d connect=%d errno=%d\n", s, e1, c, e2);
+		errno = 0;
+		x1 = execve("/bin/true", argv, environ);
+		e3 = errno;
+		fd = open("/bin/true", O_PATH | O_CLOEXEC);
+		errno = 0;
+		x2 = (int)syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+		e4 = errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(line, sizeof(line), "socket=%d errno=%d connect=%d errno=%d execve=%d errno=%d "
+			 "execveat=%d errno=%d\n", s, e1, c, e2, x1, e3, x2, e4);
 		fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			(void)!write(fd, line, strlen(line));

@@ -87,5 +87,6 @@ Suite *suite_tlsfp(void);
 Suite *suite_mime(void);
 Suite *suite_sink(void);
 Suite *suite_hostile(void);
+Suite *suite_resume(void);
 
 #endif

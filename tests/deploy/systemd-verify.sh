@@ -19,7 +19,7 @@ templates="smtpot@.service smtpot-tls@.service"
 # verify checks that ExecStart= names an executable on this host; point it
 # at the installed programs in the tree, change nothing else.
 [ -x "$ROOT/usr/lib/smtpot/smtpot-tlscert" ] || fail "make install did not install usr/lib/smtpot/smtpot-tlscert"
-[ -f "$ROOT/usr/lib/smtpot/smtpot-tls.so" ] || fail "make install did not install usr/lib/smtpot/smtpot-tls.so"
+[ -x "$ROOT/usr/lib/smtpot/smtpot-tls" ] || fail "make install did not install usr/lib/smtpot/smtpot-tls"
 mkdir "$TMP/units"
 for u in $all_units; do
 	[ -f "$units/$u" ] || fail "make install did not install $u"

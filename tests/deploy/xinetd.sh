@@ -67,8 +67,8 @@ adapt() { # NAME SERVICE PORT
 	grep -q "^service $1-test\$" "$TMP/xinetd.d/$1" || fail "xinetd/$1 is not 'service $2'"
 	grep -q "server[[:space:]]*=[[:space:]]*/usr/sbin/smtpot" "$TMP/xinetd.d/$1" ||
 		fail "the installed stanza $1 does not run /usr/sbin/smtpot"
-	grep -q -- "--tls-module=/usr/lib/smtpot/smtpot-tls.so" "$TMP/xinetd.d/$1" ||
-		fail "the installed stanza $1 does not load /usr/lib/smtpot/smtpot-tls.so"
+	grep -q -- "--tls-module=/usr/lib/smtpot/smtpot-tls" "$TMP/xinetd.d/$1" ||
+		fail "the installed stanza $1 does not load /usr/lib/smtpot/smtpot-tls"
 	sed -i -e "s|/usr/sbin/smtpot|$ROOT/usr/sbin/smtpot|" \
 		-e "s|/usr/lib/smtpot/|$ROOT/usr/lib/smtpot/|" "$TMP/xinetd.d/$1"
 }
