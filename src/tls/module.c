@@ -1,9 +1,9 @@
 /*
- * module.c - smtpot-tls.so, the OpenSSL side of TLS. The socket is made
- * non-blocking so every wait goes through the session's deadlines. The
- * ClientHello is copied as it is read (a BIO callback), so the session can
- * fingerprint exactly what the client sent. Nothing here logs: results go
- * back in struct tls_result.
+ * module.c - the OpenSSL side of TLS, linked only into smtpot-tls. The
+ * socket is made non-blocking so every wait goes through the session's
+ * deadlines. The ClientHello is copied as it is read (a BIO callback), so
+ * the session can fingerprint exactly what the client sent. Nothing here
+ * logs: results go back in struct tls_result.
  */
 #include <errno.h>
 #include <fcntl.h>

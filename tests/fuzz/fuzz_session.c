@@ -490,7 +490,7 @@ static void setup_once(struct config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	/* No TLS module is ever found: STARTTLS and implicit TLS fail cleanly. */
-	cfg->tls_module = strdup("/nonexistent/smtpot-tls.so");
+	cfg->tls_module = strdup("/nonexistent/smtpot-tls");
 	snprintf(spool_dir, sizeof(spool_dir), "%s/smtpot-fuzz-XXXXXX",
 		 tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
 	CHECK(mkdtemp(spool_dir) != NULL);
