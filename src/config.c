@@ -282,6 +282,45 @@ static int apply(struct config *c, const struct setting *s, const char *v, const
 	}
 }
 
+char **config_argv(const struct config *c, const char *argv0)
+{
+	char **v = calloc(NSETTINGS + 2, sizeof(*v));
+	size_t n = 0;
+
+	if (v == NULL || (v[n++] = strdup(argv0)) == NULL)
+		goto fail;
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const void *field = (const char *)c + s->offset;
+		int r;
+
+		if (s->type == T_STRING && *(char *const *)field == NULL)
+			continue;
+		if (s->type == T_STRING)
+			r = asprintf(&v[n], "--%s=%s", s->name, *(char *const *)field);
+		else if (s->type == T_BOOL)
+			r = asprintf(&v[n], "--%s=%s", s->name, *(const int *)field ? "yes" : "no");
+		else
+			r = asprintf(&v[n], "--%s=%llu", s->name, (unsigned long long)*(const uint64_t *)field);
+		if (r < 0) {
+			v[n] = NULL;
+			goto fail;
+		}
+		n++;
+	}
+	return v;
+fail:
+	config_argv_free(v);
+	return NULL;
+}
+
+void config_argv_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
 static const struct setting *find(const char *name, size_t n)
 {
 	for (size_t i = 0; i < NSETTINGS; i++) {

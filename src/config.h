@@ -46,5 +46,12 @@ void config_defaults(struct config *c);
 /* Parses argv (and --config=FILE); messages go to stderr. */
 enum config_result config_parse(struct config *c, int argc, char **argv);
 void config_free(struct config *c);
+/*
+ * The settings in force as a command line (argv0 first, no --config): what
+ * smtpot hands its TLS module, so a config file edited in the meantime
+ * cannot change a running session. NULL-terminated; NULL without memory.
+ */
+char **config_argv(const struct config *c, const char *argv0);
+void config_argv_free(char **v);
 
 #endif

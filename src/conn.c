@@ -40,6 +40,15 @@ void conn_stop(int sig)
 	errno = saved;
 }
 
+void conn_stop_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGALRM);
+}
+
 static ssize_t fd_read(struct conn *c, void *buf, size_t n)
 {
 	return read(c->rfd, buf, n);

@@ -59,6 +59,13 @@ int conn_stop_init(void);
 void conn_stop(int sig);
 
 void conn_init_fd(struct conn *c, int rfd, int wfd);
+/*
+ * The signals that stop a session (TERM, INT, HUP, ALRM): main installs
+ * their handler and unblocks them; the hand-over to the TLS module blocks
+ * them across the exec, so one that comes then waits for the new handler.
+ */
+void conn_stop_sigset(sigset_t *set);
+
 /* 1 (and status set) when a signal asked the session to stop. */
 int conn_stopped(struct conn *c);
 /* Waits until ready for events (POLLIN/POLLOUT) within the deadlines: 0, or -1 with status. */

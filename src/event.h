@@ -63,6 +63,7 @@ struct sink {
 	int (*write)(struct sink *s, const struct event_record *r);
 	void (*close)(struct sink *s);
 	void *ctx;
+	const char *kind; /* "file" or "journal": how the TLS module makes it again */
 	int fd;         /* its descriptor, kept across the exec at STARTTLS; -1: none */
 	int open_errno; /* why it could not be opened, 0 if it was */
 	int reported;  /* the first failure was reported on stderr */

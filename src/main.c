@@ -40,6 +40,7 @@ static void on_signal(int sig)
 static void signals(void)
 {
 	struct sigaction sa;
+	sigset_t set;
 
 	if (conn_stop_init() < 0) {
 		perror("smtpot: eventfd");
@@ -55,6 +56,9 @@ static void signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
+	/* Blocked by smtpot across the exec of the TLS module: any pending one comes now. */
+	conn_stop_sigset(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* Under inetd-style launchers fd 2 may be the client socket: never talk to it. */
@@ -94,21 +98,13 @@ static void session_id(char out[40])
 	hex_encode(r, sizeof(r), out);
 }
 
-/* The sinks cfg asks for; in smtpot-tls after STARTTLS, on the kept descriptors. */
-static int open_sinks(struct event_ctx *ev, const struct config *cfg, const struct resume *r)
+/* The sinks cfg asks for; 0, or -1 without memory. */
+static int open_sinks(struct event_ctx *ev, const struct config *cfg)
 {
-	int n = 0;
-
-	if (cfg->log_file != NULL) {
-		event_add_sink(ev, r != NULL ? sink_file_fd(r->sinks[n].fd, r->sinks[n].open_errno, "log file")
-					     : sink_file_open(cfg->log_file));
-		n++;
-	}
-	if (cfg->journal) {
-		event_add_sink(ev, r != NULL ? sink_journal_fd(r->sinks[n].fd, r->sinks[n].open_errno)
-					     : sink_journal_open());
-		n++;
-	}
+	if (cfg->log_file != NULL)
+		event_add_sink(ev, sink_file_open(cfg->log_file));
+	if (cfg->journal)
+		event_add_sink(ev, sink_journal_open());
 	if (cfg->log_file == NULL && !cfg->journal)
 		event_add_sink(ev, sink_file_fd(2, 0, "standard error"));
 	for (int i = 0; i < ev->nsinks; i++) {
@@ -120,22 +116,36 @@ static int open_sinks(struct event_ctx *ev, const struct config *cfg, const stru
 
 /*
  * In smtpot-tls executed at STARTTLS: the state smtpot left, or NULL when
- * this is a session of its own. Unreadable state is the program's fault.
+ * this is a session of its own. (A program without TLS given this, as a
+ * --tls-module that is not smtpot-tls would be, logs why and ends the
+ * session.) Unreadable state is the program's fault.
  */
-static const struct resume *resumed(const struct config *cfg)
+static const struct resume *resumed(void)
 {
 	static struct resume r;
 	const char *text = getenv(RESUME_ENV);
-	int want = (cfg->log_file != NULL) + (cfg->journal != 0);
 
-	if (text == NULL || !tls_in_process())
+	if (text == NULL)
 		return NULL;
-	if (resume_parse(text, &r) < 0 || r.nsinks != (want > 0 ? want : 1)) {
+	if (resume_parse(text, &r) < 0) {
 		fprintf(stderr, "smtpot: unreadable %s\n", RESUME_ENV);
 		exit(EX_SOFTWARE);
 	}
 	unsetenv(RESUME_ENV);
 	return &r;
+}
+
+/*
+ * smtpot-tls goes on under the filter smtpot installed, which may still
+ * allow executing descriptor 63: the strict filter goes on top at once.
+ * The session counts as confined only if both programs were.
+ */
+static void confine_again(struct session *s)
+{
+	int confined = sandbox_apply(0) == 0;
+
+	if (!confined || strcmp(s->sandbox, "seccomp") != 0)
+		s->sandbox = "unavailable";
 }
 
 int main(int argc, char **argv)
@@ -153,6 +163,7 @@ int main(int argc, char **argv)
 	 */
 	mallopt(M_TOP_PAD, 512 * 1024);
 	guard_stderr();
+	r = resumed();
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv)) {
 	case CONFIG_OK:
@@ -178,10 +189,10 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	/* Implicit TLS is smtpot-tls's from the first byte. */
-	tls_exec_implicit(&cfg, argv);
-	r = resumed(&cfg);
+	if (r == NULL)
+		tls_exec_implicit(&cfg, argv);
 	signals();
-	if (open_sinks(&ev, &cfg, r) < 0) {
+	if (r != NULL ? resume_sinks(r, &ev) < 0 : open_sinks(&ev, &cfg) < 0) {
 		perror("smtpot: sink");
 		return EX_OSERR;
 	}
@@ -203,15 +214,13 @@ int main(int argc, char **argv)
 	/* Backstop for a write blocked by a client that never reads. */
 	alarm((unsigned)cfg.session_timeout + 5);
 	if (r != NULL) {
-		/* The filter came along through exec; its SIGSYS handler did not. */
 		resume_apply(r, &s);
+		confine_again(&s);
 		if (cfg.session_timeout > 0) {
 			int64_t left = s.conn->session_deadline - clock_mono_ms();
 
 			alarm((unsigned)(left > 0 ? left / 1000 : 0) + 5);
 		}
-		if (strcmp(s.sandbox, "seccomp") == 0)
-			sandbox_handler();
 		tls_resumed(&s);
 		session_continue(&s);
 	} else {

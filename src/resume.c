@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sink.h"
+
 #define NAME(name, field) #name,
 static const char *const counter_names[] = { RESUME_COUNTERS(NAME) };
 #undef NAME
@@ -44,7 +46,8 @@ int resume_save(const struct session *s, char *out, size_t cap)
 	for (int i = 0; i < s->ev->nsinks; i++) {
 		const struct sink *k = s->ev->sinks[i];
 
-		ADD(" sink=%d,%d,%d,%" PRIu64, k->fd, k->open_errno, k->reported, k->lost);
+		ADD(" sink=%s,%d,%d,%d,%" PRIu64, strcmp(k->kind, "journal") == 0 ? "journal" : "file",
+		    k->fd, k->open_errno, k->reported, k->lost);
 	}
 #undef ADD
 	return 0;
@@ -182,6 +185,14 @@ static int parse_word(const char *p, const char *end, struct resume *r, unsigned
 		if (r->nsinks >= EVENT_SINKS_MAX)
 			return -1;
 		k = &r->sinks[r->nsinks++];
+		if (strncmp(v, "journal,", 8) == 0) {
+			k->journal = 1;
+			v += 8;
+		} else if (strncmp(v, "file,", 5) == 0) {
+			v += 5;
+		} else {
+			return -1;
+		}
 		if (small(&v, 1 << 20, &k->fd) < 0 || *v++ != ',' || number(&v, 4095, &x) < 0 ||
 		    *v++ != ',')
 			return -1;
@@ -219,6 +230,21 @@ int resume_parse(const char *text, struct resume *r)
 		p = *end == ' ' ? end + 1 : end;
 	}
 	return seen == all ? 0 : -1;
+}
+
+int resume_sinks(const struct resume *r, struct event_ctx *ev)
+{
+	for (int i = 0; i < r->nsinks; i++) {
+		const struct resume_sink *k = &r->sinks[i];
+		struct sink *made = k->journal ? sink_journal_fd(k->fd, k->open_errno)
+					       : sink_file_fd(k->fd, k->open_errno,
+							      k->fd == 2 ? "standard error" : "log file");
+
+		if (made == NULL)
+			return -1;
+		event_add_sink(ev, made);
+	}
+	return 0;
 }
 
 void resume_apply(const struct resume *r, struct session *s)

@@ -19,6 +19,7 @@
 #define RESUME_MAX 1024
 
 struct resume_sink {
+	int journal; /* else a file (the log file, or standard error on fd 2) */
 	int fd, open_errno, reported;
 	uint64_t lost;
 };
@@ -57,6 +58,8 @@ int resume_save(const struct session *s, char *out, size_t cap);
 int resume_keep_fds(const struct session *s);
 /* Parses text written by resume_save; 0, or -1 on anything else. */
 int resume_parse(const char *text, struct resume *r);
+/* Makes the sinks r lists, in order: 0, or -1 without memory. */
+int resume_sinks(const struct resume *r, struct event_ctx *ev);
 /* Puts r's state into a session set up by session_init, its sinks made from r. */
 void resume_apply(const struct resume *r, struct session *s);
 

@@ -37,7 +37,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 #endif
 }
 
-int sandbox_handler(void)
+static int sandbox_handler(void)
 {
 	struct sigaction sa;
 

@@ -19,8 +19,6 @@ extern volatile sig_atomic_t sandbox_violation;
  */
 #define SANDBOX_EXEC_FD 63
 
-/* Installs the SIGSYS handler (again, in a program that exec kept confined). */
-int sandbox_handler(void);
 /*
  * Installs the filter: 0, or -1 when the kernel or an outer sandbox refuses.
  * allow_exec: the variant that lets SANDBOX_EXEC_FD be executed.

@@ -78,6 +78,7 @@ static struct sink *file_sink(int fd, int err, const char *name)
 	}
 	f->fd = fd;
 	f->open_errno = err;
+	s->kind = "file";
 	s->fd = fd;
 	s->open_errno = err;
 	s->name = name;

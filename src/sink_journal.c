@@ -141,6 +141,7 @@ static struct sink *journal_sink(int fd, int err)
 	s->write = journal_write;
 	s->close = journal_close;
 	s->ctx = j;
+	s->kind = "journal";
 	s->fd = fd;
 	s->open_errno = err;
 	return s;

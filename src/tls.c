@@ -16,12 +16,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base64.h"
+#include "config.h"
 #include "limits.h"
 #include "resume.h"
 #include "sandbox.h"
@@ -50,18 +53,37 @@ int tls_usable(const struct session *s)
 	       access(c->tls_cert, R_OK) == 0 && access(c->tls_key, R_OK) == 0;
 }
 
+/* path, if it is a program that can be executed: an ELF file, regular, with X. */
+static int open_program(const char *path)
+{
+	unsigned char magic[4];
+	struct stat st;
+	int fd;
+
+	if (access(path, X_OK) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || pread(fd, magic, 4, 0) != 4 ||
+	    memcmp(magic, "\177ELF", 4) != 0) {
+		close(fd);
+		errno = ENOEXEC;
+		return -1;
+	}
+	return fd;
+}
+
 /*
  * The TLS module: the configured path, else smtpot-tls beside the program
- * (a build tree). An O_PATH descriptor, or -1 with err.
+ * (a build tree). A descriptor, or -1 with err.
  */
 static int open_module(const char *path, char *err, size_t errlen)
 {
 	char self[4096];
 	ssize_t n;
-	int fd = -1;
+	int fd = open_program(path);
 
-	if (access(path, X_OK) == 0)
-		fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
 	snprintf(err, errlen, "cannot run the TLS module %s: %s", path, strerror(errno));
@@ -73,11 +95,35 @@ static int open_module(const char *path, char *err, size_t errlen)
 		slash = strrchr(self, '/');
 		if (slash != NULL) {
 			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self), "smtpot-tls");
-			if (access(self, X_OK) == 0)
-				fd = open(self, O_PATH | O_CLOEXEC);
+			fd = open_program(self);
 		}
 	}
 	return fd;
+}
+
+/*
+ * Before the 220 to STARTTLS: the module on SANDBOX_EXEC_FD, the one
+ * descriptor the filter lets smtpot execute. Any failure is a 454 still.
+ */
+static int stage_module(const struct session *s, char *err, size_t errlen)
+{
+	int fd = open_module(s->cfg->tls_module, err, errlen);
+
+	if (fd < 0 || fd == SANDBOX_EXEC_FD)
+		return fd;
+	if (fcntl(SANDBOX_EXEC_FD, F_GETFD) >= 0) {
+		snprintf(err, errlen, "cannot run the TLS module: descriptor %d is in use", SANDBOX_EXEC_FD);
+		close(fd);
+		return -1;
+	}
+	if (dup3(fd, SANDBOX_EXEC_FD, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot run the TLS module: descriptor %d: %s", SANDBOX_EXEC_FD,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return SANDBOX_EXEC_FD;
 }
 
 /* In smtpot-tls: loads the certificate once. 0, or -1 with err. */
@@ -87,7 +133,7 @@ static int prepare(const struct session *s, char *err, size_t errlen)
 		return 0;
 	if (module == NULL) {
 		if (!tls_in_process()) {
-			snprintf(err, errlen, "no TLS in this program");
+			snprintf(err, errlen, "the TLS module is not smtpot-tls: this program has no TLS");
 			return -1;
 		}
 		module = smtpot_tls_module();
@@ -190,26 +236,41 @@ static void after_starttls(struct session *s)
 	starttls_handshake(s);
 }
 
-/* Hands the session to smtpot-tls; returns only when that failed. */
+/*
+ * Hands the session to smtpot-tls; returns only when that failed. The
+ * stop signals are blocked across the exec: one that comes now stays
+ * pending until smtpot-tls has its handler, and one that came already
+ * ends the session here.
+ */
 static void exec_starttls(struct session *s)
 {
 	char state[RESUME_MAX];
+	char **argv = NULL;
+	sigset_t stop, old;
 	int err;
 
 	if (reply_flush(&s->rp) < 0) {
 		session_end(s, "write_error");
 		return;
 	}
-	if (resume_save(s, state, sizeof(state)) < 0) {
-		err = EOVERFLOW;
-	} else if (dup3(module_fd, SANDBOX_EXEC_FD, O_CLOEXEC) < 0 ||
-		   resume_keep_fds(s) < 0 || setenv(RESUME_ENV, state, 1) < 0) {
+	conn_stop_sigset(&stop);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	if (conn_stopped(s->conn)) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return; /* the session loop ends it, as after any command */
+	}
+	argv = config_argv(s->cfg, "smtpot-tls");
+	if (argv == NULL || resume_save(s, state, sizeof(state)) < 0) {
+		err = argv == NULL ? ENOMEM : EOVERFLOW;
+	} else if (resume_keep_fds(s) < 0 || setenv(RESUME_ENV, state, 1) < 0) {
 		err = errno;
 	} else {
-		execveat(SANDBOX_EXEC_FD, "", s->argv, environ, AT_EMPTY_PATH);
+		execveat(module_fd, "", argv, environ, AT_EMPTY_PATH);
 		err = errno;
 		unsetenv(RESUME_ENV);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	config_argv_free(argv);
 	session_error(s, "cannot run the TLS module", err);
 	session_end(s, "tls_unavailable");
 }
@@ -268,7 +329,7 @@ void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
 		return;
 	}
 	if (tls_in_process() ? prepare(s, err, sizeof(err)) < 0
-			     : (module_fd = open_module(s->cfg->tls_module, err, sizeof(err))) < 0) {
+			     : (module_fd = stage_module(s, err, sizeof(err))) < 0) {
 		reply_line(&s->rp, 454, 0, "4.7.0 TLS not available due to local problem");
 		session_error(s, err, EIO);
 		return;

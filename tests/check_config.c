@@ -10,7 +10,7 @@
 /* Copies argv, since getopt may permute it and literals are read-only. */
 static enum config_result parse(struct config *c, int argc, const char *const *in)
 {
-	char *argv[16];
+	char *argv[32];
 	enum config_result r;
 	FILE *saved = stderr;
 
@@ -104,6 +104,49 @@ START_TEST(file_then_command_line)
 }
 END_TEST
 
+/* The settings handed to the TLS module: the same settings, no file needed. */
+START_TEST(as_command_line)
+{
+	char path[] = "/tmp/smtpot-conf-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct config a, b;
+	char opt[64], **v, **w;
+	const char *argv[] = { "smtpot", opt, "--max-recipients=7", "--spool-dir=", "--sensor=s 1", NULL };
+	int n;
+
+	fprintf(f, "hostname=mx.file.example\njournal = yes\nidle-timeout = 2m\nbanner = ESMTP x=y\n");
+	fclose(f);
+	snprintf(opt, sizeof(opt), "--config=%s", path);
+	ck_assert_int_eq(parse(&a, 5, argv), CONFIG_OK);
+	unlink(path); /* gone: the command line must not need it */
+	v = config_argv(&a, "/x/smtpot-tls");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "/x/smtpot-tls");
+	for (n = 0; v[n] != NULL; n++)
+		ck_assert_ptr_null(strstr(v[n], "--config"));
+	ck_assert_int_lt(n, 32);
+	ck_assert_int_eq(parse(&b, n, (const char *const *)v), CONFIG_OK);
+	ck_assert_str_eq(b.hostname, "mx.file.example");
+	ck_assert_str_eq(b.banner, "ESMTP x=y");
+	ck_assert_str_eq(b.sensor, "s 1");
+	ck_assert_str_eq(b.spool_dir, "");
+	ck_assert_int_eq(b.journal, 1);
+	ck_assert_uint_eq(b.idle_timeout, 120);
+	ck_assert_uint_eq(b.max_recipients, 7);
+	ck_assert_ptr_null(b.log_file);
+	ck_assert_ptr_null(b.tls_cert);
+	/* And nothing else differs: the same settings give the same line. */
+	w = config_argv(&b, "/x/smtpot-tls");
+	for (int i = 0; i <= n; i++)
+		ck_assert_pstr_eq(w[i], v[i]);
+	config_argv_free(v);
+	config_argv_free(w);
+	config_free(&a);
+	config_free(&b);
+}
+END_TEST
+
 Suite *suite_config(void)
 {
 	Suite *s = suite_create("config");
@@ -113,6 +156,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, options);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, file_then_command_line);
+	tcase_add_test(tc, as_command_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

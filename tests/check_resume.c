@@ -71,13 +71,19 @@ START_TEST(round_trip)
 	ck_assert_int_eq(resume_save(&a.s, text, sizeof(text)), 0);
 	ck_assert_int_eq(resume_parse(text, &r), 0);
 	ck_assert_int_eq(r.nsinks, 2);
+	ck_assert_int_eq(r.sinks[0].journal, 0);
+	ck_assert_int_eq(r.sinks[1].journal, 1);
 	ck_assert_int_eq(r.sinks[0].fd, 7);
 	ck_assert_int_eq(r.sinks[1].fd, -1);
 	ck_assert_int_eq(r.sinks[1].open_errno, 111);
 
 	fixture(&b, 0);
-	event_add_sink(&b.ev, sink_file_fd(r.sinks[0].fd, r.sinks[0].open_errno, "log file"));
-	event_add_sink(&b.ev, sink_journal_fd(r.sinks[1].fd, r.sinks[1].open_errno));
+	ck_assert_int_eq(resume_sinks(&r, &b.ev), 0);
+	ck_assert_int_eq(b.ev.nsinks, 2);
+	ck_assert_str_eq(b.ev.sinks[0]->kind, "file");
+	ck_assert_str_eq(b.ev.sinks[0]->name, "log file");
+	ck_assert_str_eq(b.ev.sinks[1]->kind, "journal");
+	ck_assert_int_eq(b.ev.sinks[0]->fd, 7);
 	snprintf(b.ev.session, sizeof(b.ev.session), "ffffffffffffffffffffffffffffffff");
 	resume_apply(&r, &b.s);
 	ck_assert_str_eq(b.ev.session, a.ev.session);
@@ -161,10 +167,13 @@ START_TEST(refuses_the_rest)
 		{ "verbs=0,3,", "verbs=0,3,,"},
 		{ ",45 ", ",45,48 " },
 		{ ",45 ", " " },
-		{ "sink=7,0,0,3", "sink=7,0,0" },
-		{ "sink=7,0,0,3", "sink=7,0,2,3" },
-		{ "sink=7,0,0,3", "sink=-2,0,0,3" },
-		{ "sink=7,0,0,3", "sink=7,0,0,3 sink=7,0,0,3 sink=7,0,0,3 sink=7,0,0,3 sink=7,0,0,3" },
+		{ "sink=file,7,0,0,3", "sink=file,7,0,0" },
+		{ "sink=file,7,0,0,3", "sink=file,7,0,2,3" },
+		{ "sink=file,7,0,0,3", "sink=file,-2,0,0,3" },
+		{ "sink=file,7,0,0,3", "sink=pipe,7,0,0,3" },
+		{ "sink=file,7,0,0,3", "sink=7,0,0,3" },
+		{ "sink=file,7,0,0,3", "sink=file,7,0,0,3 sink=file,7,0,0,3 sink=file,7,0,0,3 "
+				       "sink=file,7,0,0,3 sink=file,7,0,0,3" },
 	};
 	struct fixture a;
 	struct resume r;

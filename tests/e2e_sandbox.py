@@ -26,7 +26,8 @@ SMTPOT_TLS = os.path.join(TOP, "smtpot-tls")
 PROBE = os.path.join(TOP, "tests", "sandbox_probe.so")
 SESSION = (b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
            b"DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
-REFUSED = "socket=-1 errno=1 connect=-1 errno=1 execve=-1 errno=1 execveat=-1 errno=1"
+REFUSED = ("socket=-1 errno=1 connect=-1 errno=1 execve=-1 errno=1 execveat=-1 errno=1 "
+           "execveat63=-1 errno=1")
 
 
 def read_until(sock, end):

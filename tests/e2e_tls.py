@@ -22,6 +22,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -956,8 +957,9 @@ class T08AuthEdges(unittest.TestCase):
 
 # --- 9. failed handshakes: smtpot on a socketpair, exit status -------------------
 
-def direct(tc, talk, *extra, program=None):
+def direct(tc, talk, *extra, program=None, popen=None, on_start=None):
     """smtpot on one end of a socketpair; talk(sock) drives the other.
+    popen: more Popen arguments; on_start(proc) is told the process.
     Returns (exit status, stderr, events)."""
     cert, key = certificate()
     d = tmpdir("direct")
@@ -967,8 +969,10 @@ def direct(tc, talk, *extra, program=None):
         p = subprocess.Popen(
             [program or SMTPOT, "--log-file=" + log, "--spool-dir=" + os.path.join(d, "spool"),
              "--hostname=" + HOSTNAME, "--tls-cert=" + cert, "--tls-key=" + key] + list(extra),
-            stdin=b, stdout=b, stderr=subprocess.PIPE, env=clean_env(), cwd=d)
+            stdin=b, stdout=b, stderr=subprocess.PIPE, env=clean_env(), cwd=d, **(popen or {}))
         b.close()
+        if on_start is not None:
+            on_start(p)
         try:
             a.settimeout(10)
             talk(a)
@@ -1137,19 +1141,21 @@ class T10Handover(unittest.TestCase):
         self.assertEqual(len({m["sha256"] for m in msgs}), 2)
         self.assertEqual([m["complete"] for m in msgs], [True, True])
 
-    def missing_module(self, talk, *extra):
-        """smtpot alone in a directory, its module configured where none is."""
+    def alone(self, module, talk, *extra, **kw):
+        """smtpot alone in a directory (no smtpot-tls beside it to fall back
+        on), --tls-module=module(dir): a path in that directory."""
         if not is_static(SMTPOT):
             self.skipTest("%s runs TLS itself" % SMTPOT)
         d = tmpdir("alone")
         prog = os.path.join(d, "smtpot")
         shutil.copy2(SMTPOT, prog)
-        return direct(self, talk, "--tls-module=" + os.path.join(d, "none", "smtpot-tls"), *extra,
-                      program=prog)
+        return direct(self, talk, "--tls-module=" + module(d), *extra, program=prog, **kw)
 
-    def test_starttls_without_module(self):
-        replies = []
+    def missing_module(self, talk, *extra, **kw):
+        return self.alone(lambda d: os.path.join(d, "none", "smtpot-tls"), talk, *extra, **kw)
 
+    @staticmethod
+    def refused_then_quit(replies):
         def talk(sock):
             f = sock.makefile("rb")
             f.readline()
@@ -1158,13 +1164,76 @@ class T10Handover(unittest.TestCase):
                 pass
             sock.sendall(b"STARTTLS\r\nQUIT\r\n")
             replies.extend([f.readline(), f.readline()])
+        return talk
 
-        status, err, evs = self.missing_module(talk)
+    def check_refused(self, result, replies, why):
+        status, err, evs = result
         self.assertEqual(status, 0, err)
         self.assertEqual(replies, [b"454 4.7.0 TLS not available due to local problem\r\n",
                                    b"221 2.0.0 Bye\r\n"])
         self.assertEqual(names(evs), ["connect", "ehlo", "error", "starttls", "quit", "disconnect"])
-        self.assertIn("cannot run the TLS module", find(evs, "error")["data"]["what"])
+        self.assertIn(why, find(evs, "error")["data"]["what"])
+
+    def test_starttls_without_module(self):
+        replies = []
+        self.check_refused(self.missing_module(self.refused_then_quit(replies)), replies,
+                           "cannot run the TLS module")
+
+    def test_module_that_is_no_program(self):
+        """A directory, a script, a text file: refused before the 220, not after."""
+        def executable(name, text):
+            def make(d):
+                path = os.path.join(d, name)
+                with open(path, "w") as f:
+                    f.write(text)
+                os.chmod(path, 0o755)
+                return path
+            return make
+
+        for module in (lambda d: d, executable("smtpot-tls.sh", "#!/bin/sh\nexit 0\n"),
+                       executable("notes", "not a program\n")):
+            replies = []
+            self.check_refused(self.alone(module, self.refused_then_quit(replies)), replies,
+                               "cannot run the TLS module")
+
+    def test_descriptor_63_taken_or_out_of_reach(self):
+        import resource
+        r, w = os.pipe()
+        try:
+            os.dup2(r, 63)
+            replies = []
+            self.check_refused(self.alone(lambda d: MODULE, self.refused_then_quit(replies),
+                                          popen={"pass_fds": (63,)}), replies, "descriptor 63 is in use")
+        finally:
+            os.close(63)
+            os.close(r)
+            os.close(w)
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+
+        replies = []
+        self.check_refused(self.alone(lambda d: MODULE, self.refused_then_quit(replies),
+                                      popen={"preexec_fn": low_limit}), replies, "descriptor 63")
+
+    def test_module_that_is_not_smtpot_tls(self):
+        """smtpot itself as the module: it ends the session it was handed, with its log."""
+        def talk(sock):
+            self.to_starttls(sock)
+            sock.recv(100)
+
+        def module(d):
+            other = os.path.join(d, "other")
+            shutil.copy2(SMTPOT, other)
+            return other
+
+        status, err, evs = self.alone(module, talk)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(names(evs), ["connect", "ehlo", "starttls", "error", "disconnect"])
+        self.assertIn("not smtpot-tls", find(evs, "error")["data"]["what"])
+        self.assertEqual(evs[-1]["data"]["reason"], "tls_unavailable")
+
+    to_starttls = staticmethod(T09FailedHandshake.to_starttls)
 
     def test_implicit_without_module(self):
         status, err, evs = self.missing_module(lambda sock: sock.recv(100), "--tls=implicit")
@@ -1172,6 +1241,51 @@ class T10Handover(unittest.TestCase):
         self.assertEqual(names(evs), ["connect", "error", "disconnect"])
         self.assertIn("cannot run the TLS module", find(evs, "error")["data"]["what"])
         self.assertEqual(evs[-1]["data"]["reason"], "tls_unavailable")
+
+    def test_sigterm_at_the_handover(self):
+        """SIGTERM as the 220 arrives: before, during or after the exec, the
+        session ends on it, with its disconnect, never killed outright."""
+        for i in range(20):
+            procs = []
+
+            def talk(sock):
+                self.to_starttls(sock)
+                time.sleep((i % 5) * 0.0005)
+                procs[0].send_signal(signal.SIGTERM)
+                sock.recv(100)
+
+            status, err, evs = direct(self, talk, "--idle-timeout=5", on_start=procs.append)
+            self.assertEqual(status, 0, (i, err))
+            self.assertEqual(evs[-1]["data"]["reason"], "signal", (i, names(evs)))
+            self.assertEqual(evs[-1]["data"]["signal"], signal.SIGTERM)
+
+    def test_config_file_edited_during_the_session(self):
+        """The TLS module goes on with the settings the session started with."""
+        d = tmpdir("conf")
+        conf = os.path.join(d, "smtpot.conf")
+        with open(conf, "w") as f:
+            f.write("max-recipients = 1\n")
+        lines = []
+
+        def talk(sock):
+            f = sock.makefile("rb")
+            f.readline()
+            os.unlink(conf)  # gone, as an operator may move it
+            self.to_starttls(sock)
+            t = client_context().wrap_socket(sock, server_hostname=HOSTNAME)
+            g = t.makefile("rb")
+            t.sendall(b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                      b"RCPT TO:<c@example.com>\r\nQUIT\r\n")
+            lines.extend(g.readlines())
+            t.close()
+
+        status, err, evs = direct(self, talk, "--config=" + conf)
+        self.assertEqual(status, 0, err)
+        codes = [x[:4] for x in lines if x[3:4] == b" "]
+        self.assertEqual(codes, [b"250 ", b"250 ", b"250 ", b"452 ", b"221 "], lines)
+        self.assertEqual(find(evs, "limit")["data"]["limit"], "recipients")
+        self.assertEqual(evs[-1]["data"]["reason"], "quit")
+        self.assertEqual(find(evs, "tls")["data"]["result"], "success")
 
 
 ORDER = [T01Swaks, T02Smtplib, T03SClient, T04Curl, T05Injection, T06Replay, T07Submission,

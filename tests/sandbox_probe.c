@@ -3,8 +3,9 @@
  * draws the 5 random bytes of a queue id with getrandom() when a message
  * starts, long after setup; at that call the probe tries what injected
  * code would (open a socket, connect out) and writes the outcome to
- * $SMTPOT_PROBE_OUT, then tries to run a program (execve, and execveat of
- * a descriptor other than the one smtpot hands its TLS module over with).
+ * $SMTPOT_PROBE_OUT, then tries to run a program: execve, execveat of
+ * another descriptor, and execveat of descriptor 63, the one smtpot hands
+ * its TLS module over with (smtpot-tls closes that door once it runs).
  * smtpot itself is linked statically, so the probe goes into smtpot-tls:
  * run directly, or executed by smtpot at STARTTLS (LD_PRELOAD comes along).
  */
@@ -27,7 +28,7 @@ ssize_t getrandom(void *buf, size_t n, unsigned flags)
 
 	if (n == 5 && out != NULL) {
 		char line[200];
-		int s, e1, c = -2, e2 = 0, fd, x1, x2, e3, e4;
+		int s, e1, c = -2, e2 = 0, fd, x1, x2, x3, e3, e4, e5;
 		char *const argv[] = { "true", NULL };
 		struct sockaddr_in sin;
 
@@ -48,10 +49,16 @@ ssize_t getrandom(void *buf, size_t n, unsigned flags)
 		errno = 0;
 		x2 = (int)syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
 		e4 = errno;
+		errno = 0;
+		x3 = fd >= 0 && dup2(fd, 63) == 63 ? (int)syscall(SYS_execveat, 63, "", argv, environ,
+								   AT_EMPTY_PATH)
+						   : -2;
+		e5 = errno;
 		if (fd >= 0)
 			close(fd);
 		snprintf(line, sizeof(line), "socket=%d errno=%d connect=%d errno=%d execve=%d errno=%d "
-			 "execveat=%d errno=%d\n", s, e1, c, e2, x1, e3, x2, e4);
+			 "execveat=%d errno=%d execveat63=%d errno=%d\n", s, e1, c, e2, x1, e3, x2, e4, x3,
+			 e5);
 		fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			(void)!write(fd, line, strlen(line));
