@@ -43,7 +43,7 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 # exact command is printed.
 BUILD_PKGS = gcc make pkg-config libjson-c-dev libssl-dev libseccomp-dev
 RUN_PKGS = $(BUILD_PKGS) systemd swaks openssl
-TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl strace \
+TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl strace gdb \
 	systemd-container xinetd mandoc clang-14 libclang-rt-14-dev \
 	libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 

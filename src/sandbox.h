@@ -1,7 +1,7 @@
 /*
  * sandbox.h - smtpot confines itself once the session is set up: a seccomp
- * filter that refuses new sockets, connect, exec, new processes and
- * ptrace. A refused call does not kill the process: it fails with EPERM
+ * filter that refuses new sockets, connect, exec, new processes, ptrace
+ * and io_uring. A refused call does not kill the process: it fails with EPERM
  * and is reported, so the session can log it and end cleanly.
  */
 #ifndef SMTPOT_SANDBOX_H
@@ -14,7 +14,8 @@ extern volatile sig_atomic_t sandbox_violation;
 
 /*
  * The one descriptor the filter for STARTTLS sessions lets smtpot execute
- * (execveat with AT_EMPTY_PATH): the TLS module, dup'ed here just before.
+ * (execveat with AT_EMPTY_PATH): the TLS module, put there before the
+ * filter, which then refuses to close it or to put anything else there.
  * Below 64, the unit's LimitNOFILE=.
  */
 #define SANDBOX_EXEC_FD 63

@@ -797,7 +797,7 @@ void session_run(struct session *s)
 		session_add_reply(s, d);
 		event_emit(s->ev, EV_CONNECT, d);
 	}
-	s->sandbox = s->confine == NULL ? "off" : s->confine(tls_needs_exec(s)) == 0 ? "seccomp" : "unavailable";
+	s->sandbox = s->confine == NULL ? "off" : s->confine(tls_stage(s)) == 0 ? "seccomp" : "unavailable";
 	session_continue(s);
 }
 

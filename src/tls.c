@@ -37,7 +37,9 @@ extern const struct tls_module *smtpot_tls_module(void) __attribute__((weak));
 
 static const struct tls_module *module;
 static void *server;
-static int module_fd = -1; /* smtpot-tls, opened at STARTTLS, executed after the reply */
+/* smtpot-tls on SANDBOX_EXEC_FD, put there before the sandbox; -1 with why. */
+static int module_fd = -1;
+static char stage_error[256] = "cannot run the TLS module";
 static char exec_error[256] = "no TLS module was run";
 
 int tls_in_process(void)
@@ -102,27 +104,33 @@ static int open_module(const char *path, char *err, size_t errlen)
 }
 
 /*
- * Before the 220 to STARTTLS: the module on SANDBOX_EXEC_FD, the one
- * descriptor the filter lets smtpot execute. Any failure is a 454 still.
+ * Before the sandbox: the module on SANDBOX_EXEC_FD, the one descriptor
+ * the filter lets smtpot execute (and keeps from being closed or
+ * replaced). It stays open across the exec, so that in smtpot-tls, still
+ * under that filter, no file of its own can land there and need a close
+ * the filter refuses. A failure here makes STARTTLS a 454.
  */
 static int stage_module(const struct session *s, char *err, size_t errlen)
 {
 	int fd = open_module(s->cfg->tls_module, err, errlen);
 
-	if (fd < 0 || fd == SANDBOX_EXEC_FD)
-		return fd;
-	if (fcntl(SANDBOX_EXEC_FD, F_GETFD) >= 0) {
+	if (fd < 0)
+		return -1;
+	if (fd != SANDBOX_EXEC_FD && fcntl(SANDBOX_EXEC_FD, F_GETFD) >= 0) {
 		snprintf(err, errlen, "cannot run the TLS module: descriptor %d is in use", SANDBOX_EXEC_FD);
 		close(fd);
 		return -1;
 	}
-	if (dup3(fd, SANDBOX_EXEC_FD, O_CLOEXEC) < 0) {
+	if ((fd != SANDBOX_EXEC_FD && dup2(fd, SANDBOX_EXEC_FD) < 0) ||
+	    fcntl(SANDBOX_EXEC_FD, F_SETFD, 0) < 0) {
 		snprintf(err, errlen, "cannot run the TLS module: descriptor %d: %s", SANDBOX_EXEC_FD,
 			 strerror(errno));
-		close(fd);
+		if (fd != SANDBOX_EXEC_FD)
+			close(fd);
 		return -1;
 	}
-	close(fd);
+	if (fd != SANDBOX_EXEC_FD)
+		close(fd);
 	return SANDBOX_EXEC_FD;
 }
 
@@ -287,9 +295,12 @@ void tls_resumed(struct session *s)
 	starttls_handshake(s);
 }
 
-int tls_needs_exec(const struct session *s)
+int tls_stage(const struct session *s)
 {
-	return !tls_in_process() && strcmp(s->cfg->tls, "starttls") == 0 && tls_usable(s);
+	if (tls_in_process() || strcmp(s->cfg->tls, "starttls") != 0 || !tls_usable(s))
+		return 0;
+	module_fd = stage_module(s, stage_error, sizeof(stage_error));
+	return module_fd >= 0;
 }
 
 void tls_exec_implicit(const struct config *c, char **argv)
@@ -328,8 +339,9 @@ void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
 		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: STARTTLS");
 		return;
 	}
-	if (tls_in_process() ? prepare(s, err, sizeof(err)) < 0
-			     : (module_fd = stage_module(s, err, sizeof(err))) < 0) {
+	if (!tls_in_process() && module_fd < 0)
+		snprintf(err, sizeof(err), "%s", stage_error);
+	if (tls_in_process() ? prepare(s, err, sizeof(err)) < 0 : module_fd < 0) {
 		reply_line(&s->rp, 454, 0, "4.7.0 TLS not available due to local problem");
 		session_error(s, err, EIO);
 		return;
@@ -363,7 +375,5 @@ void tls_cleanup(void)
 	if (server != NULL)
 		module->server_free(server);
 	server = NULL;
-	if (module_fd >= 0)
-		close(module_fd);
-	module_fd = -1;
+	/* module_fd stays open: the filter refuses to close it. */
 }

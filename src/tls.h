@@ -52,8 +52,11 @@ struct config;
 
 /* 1 in smtpot-tls (TLS runs here), 0 in smtpot (TLS means executing smtpot-tls). */
 int tls_in_process(void);
-/* 1 when a STARTTLS would execute smtpot-tls (the sandbox must allow it). */
-int tls_needs_exec(const struct session *s);
+/*
+ * Before the sandbox, in smtpot with STARTTLS offered: puts smtpot-tls on
+ * SANDBOX_EXEC_FD. 1 when it is there (the sandbox must let it run).
+ */
+int tls_stage(const struct session *s);
 /* With --tls=implicit in smtpot: executes smtpot-tls with argv; returns if it could not. */
 void tls_exec_implicit(const struct config *c, char **argv);
 /* In smtpot-tls run by STARTTLS: the handshake the 220 reply announced. */

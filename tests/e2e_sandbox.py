@@ -1,12 +1,15 @@
 """The self-sandbox of smtpot, proved from outside.
 
-1. A forced socket()/connect()/execve() after setup (an LD_PRELOAD probe
+1. A forced socket()/connect()/execve()/io_uring_setup() after setup (an LD_PRELOAD probe
    standing in for injected code) fails with EPERM, is logged as an ERROR
    event, and ends the session cleanly (exit 0, disconnect reason
    "sandbox"). smtpot is static, so the probe goes into smtpot-tls, the
    same program linked dynamically: run on its own, and executed by smtpot
    at STARTTLS, under the filter smtpot installed.
-2. strace over a whole session shows no network system call besides the
+2. With STARTTLS offered, smtpot may execute descriptor 63 (its TLS module,
+   put there before the filter): gdb, standing in for injected code in the
+   static smtpot, cannot replace or close it.
+3. strace over a whole session shows no network system call besides the
    peer look-up on fd 0 and the replies sent on fd 1 (and the journal
    socket when the journal sink is on).
 """
@@ -27,7 +30,7 @@ PROBE = os.path.join(TOP, "tests", "sandbox_probe.so")
 SESSION = (b"EHLO client.example.com\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
            b"DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
 REFUSED = ("socket=-1 errno=1 connect=-1 errno=1 execve=-1 errno=1 execveat=-1 errno=1 "
-           "execveat63=-1 errno=1")
+           "dup63=%d execveat63=-1 errno=1 io_uring=-1 errno=1")
 
 
 def read_until(sock, end):
@@ -86,17 +89,14 @@ class Sandbox(unittest.TestCase):
         env = dict(os.environ, LD_PRELOAD=PROBE, SMTPOT_PROBE_OUT=out)
         args = ["--log-file=" + self.log, "--spool-dir=" + self.dir]
         if starttls:
-            key, cert = os.path.join(self.dir, "key.pem"), os.path.join(self.dir, "cert.pem")
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                            "-subj", "/CN=mx.example.com", "-keyout", key, "-out", cert],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            args += ["--tls-cert=" + cert, "--tls-key=" + key, "--tls-module=" + SMTPOT_TLS]
+            args += self.tls_args()
         rc, replies = run_session(args, env=env, program=SMTPOT if starttls else SMTPOT_TLS,
                                   starttls=starttls)
         self.assertEqual(rc, 0)
         with open(out) as f:
             probe = f.read().split("\n")[0]
-        self.assertEqual(probe, REFUSED)
+        # Descriptor 63 is smtpot-tls itself after STARTTLS, and cannot be replaced.
+        self.assertEqual(probe, REFUSED % (-1 if starttls else 63))
         return self.events()
 
     def test_forced_calls_fail(self):
@@ -125,6 +125,62 @@ class Sandbox(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertTrue(replies.endswith(b"221 2.0.0 Bye\r\n"))
         self.assertEqual(self.events()[-1]["data"]["sandbox"], "seccomp")
+
+    def gdb_calls(self, extra, calls):
+        """smtpot itself (static: no LD_PRELOAD) after EHLO, made to run
+        `calls` by gdb; returns gdb's values and the events."""
+        a, b = socket.socketpair()
+        p = subprocess.Popen([SMTPOT, "--log-file=" + self.log, "--spool-dir=" + self.dir] + extra,
+                             stdin=b, stdout=b)
+        b.close()
+        try:
+            a.settimeout(20)
+            read_until(a, b"\r\n")
+            a.sendall(b"EHLO client.example.com\r\n")
+            read_until(a, b"250 SMTPUTF8\r\n")  # the filter is in force by now
+            cmd = ["gdb", "-p", str(p.pid), "-batch", "-nx", "-ex", "handle SIGSYS nostop noprint pass"]
+            for c in calls:
+                cmd += ["-ex", "print (long)syscall(%s)" % c]
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 timeout=120).stdout
+            values = [int(line.split("=", 1)[1]) for line in out.splitlines()
+                      if line.startswith("$") and "=" in line]
+            self.assertEqual(len(values), len(calls), out)
+            a.shutdown(socket.SHUT_WR)
+            while a.recv(4096):
+                pass
+            self.assertEqual(p.wait(timeout=20), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            a.close()
+        return values, self.events()
+
+    def tls_args(self):
+        key, cert = os.path.join(self.dir, "key.pem"), os.path.join(self.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=mx.example.com", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return ["--tls-cert=" + cert, "--tls-key=" + key, "--tls-module=" + SMTPOT_TLS]
+
+    @unittest.skipUnless(shutil.which("gdb") and os.geteuid() == 0, "needs gdb and root")
+    def test_exec_descriptor_is_pinned(self):
+        """With STARTTLS offered, smtpot may execute descriptor 63 (its TLS
+        module), so nothing may replace or close what is there."""
+        dup2, close, close_range = (f"{n}" for n in (33, 3, 436))  # x86_64 numbers
+        values, ev = self.gdb_calls(self.tls_args(), [dup2 + ", 0, 63", close + ", 63",
+                                                      close_range + ", 60, 70, 0"])
+        self.assertEqual(values, [-1, -1, -1])
+        errors = [e["data"]["what"] for e in ev if e["event"] == "error"]
+        self.assertIn(errors[0], ["sandbox refused system call " + n for n in (dup2, close, close_range)])
+        self.assertEqual(ev[-1]["data"]["reason"], "sandbox")
+        # Without STARTTLS no exec is allowed at all, and 63 is just a number.
+        self.tearDown()
+        self.setUp()
+        values, ev = self.gdb_calls(["--tls=no"], [dup2 + ", 0, 63"])
+        self.assertEqual(values, [63])
+        self.assertEqual(ev[-1]["data"]["reason"], "eof")
 
     @unittest.skipUnless(shutil.which("strace"), "strace is not installed")
     def test_no_network_calls(self):

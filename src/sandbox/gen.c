@@ -16,19 +16,27 @@
 
 #include "../sandbox.h"
 
-/* New sockets, connections, programs, processes, and looking into others. */
+/*
+ * New sockets, connections, programs, processes, and looking into others;
+ * and io_uring, whose operations (socket, connect, openat, ...) the kernel
+ * runs without asking the filter.
+ */
 static const int denied[] = {
 	SCMP_SYS(socket),   SCMP_SYS(socketpair), SCMP_SYS(connect),          SCMP_SYS(bind),
 	SCMP_SYS(listen),   SCMP_SYS(accept),     SCMP_SYS(accept4),          SCMP_SYS(execve),
 	SCMP_SYS(execveat), SCMP_SYS(fork),       SCMP_SYS(vfork),            SCMP_SYS(clone),
 	SCMP_SYS(clone3),   SCMP_SYS(ptrace),     SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
+	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
 };
 
 /*
  * Prints one filter as the array `name`. With exec_fd >= 0, execveat(2)
  * stays allowed for that one descriptor with AT_EMPTY_PATH, the way smtpot
  * hands a session over to its TLS module at STARTTLS; every other exec is
- * still refused.
+ * still refused. smtpot puts the module there before loading the filter,
+ * and the filter pins it: nothing may close that descriptor or duplicate
+ * another onto it, and no open can return it while it is taken, so the
+ * module is the one program that can be run.
  */
 static int emit(const char *name, int exec_fd)
 {
@@ -55,7 +63,16 @@ static int emit(const char *name, int exec_fd)
 	    (seccomp_rule_add(f, SCMP_ACT_TRAP, SCMP_SYS(execveat), 1,
 			      SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)exec_fd)) != 0 ||
 	     seccomp_rule_add(f, SCMP_ACT_TRAP, SCMP_SYS(execveat), 1,
-			      SCMP_A4(SCMP_CMP_NE, (scmp_datum_t)AT_EMPTY_PATH)) != 0))
+			      SCMP_A4(SCMP_CMP_NE, (scmp_datum_t)AT_EMPTY_PATH)) != 0 ||
+	     seccomp_rule_add(f, SCMP_ACT_TRAP, SCMP_SYS(close), 1,
+			      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)exec_fd)) != 0 ||
+	     seccomp_rule_add(f, SCMP_ACT_TRAP, SCMP_SYS(dup2), 1,
+			      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)exec_fd)) != 0 ||
+	     seccomp_rule_add(f, SCMP_ACT_TRAP, SCMP_SYS(dup3), 1,
+			      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)exec_fd)) != 0 ||
+	     seccomp_rule_add(f, SCMP_ACT_TRAP, SCMP_SYS(close_range), 2,
+			      SCMP_A0(SCMP_CMP_LE, (scmp_datum_t)exec_fd),
+			      SCMP_A1(SCMP_CMP_GE, (scmp_datum_t)exec_fd)) != 0))
 		return 1;
 	if (seccomp_export_bpf(f, fileno(tmp)) != 0)
 		return 1;
