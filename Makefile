@@ -12,7 +12,8 @@ PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
-# The TLS module's place is compiled into the program (changing PREFIX needs `make clean`).
+# The TLS module's place is compiled into the program (build/tlsmoddir.stamp
+# rebuilds it when PREFIX or TLSMODDIR changes).
 TLSMODDIR ?= $(PREFIX)/lib/smtpot
 
 WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -66,6 +67,12 @@ smtpot-tls: $(OBJS) build/tls_module.o
 smtpot: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(STATIC_LDFLAGS) -o $@ $(OBJS) \
 		$(shell $(PKG_CONFIG) --static --libs json-c 2>/dev/null)
+
+build/tlsmoddir.stamp: FORCE | build
+	@echo '$(TLSMODDIR)' | cmp -s - $@ || echo '$(TLSMODDIR)' > $@
+build/config.o build-san/config.o build-fuzz/obj/config.o: build/tlsmoddir.stamp
+.PHONY: FORCE
+FORCE:
 
 build/%.o: src/%.c $(wildcard src/*.h) | build
 	$(CC) $(ALL_CFLAGS) -Ibuild -c -o $@ $<

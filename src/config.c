@@ -67,7 +67,8 @@ static const struct setting settings[] = {
 	{ "tls", T_STRING, OFF(tls), 0, 0, "starttls, implicit or no", valid_tls },
 	{ "tls-cert", T_STRING, OFF(tls_cert), 0, 0, "certificate chain (PEM) for TLS", valid_nonempty },
 	{ "tls-key", T_STRING, OFF(tls_key), 0, 0, "private key (PEM) for TLS", valid_nonempty },
-	{ "tls-module", T_STRING, OFF(tls_module), 0, 0, "the TLS module to load", valid_nonempty },
+	{ "tls-module", T_STRING, OFF(tls_module), 0, 0, "the TLS module, smtpot-tls, run when TLS starts",
+	  valid_nonempty },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

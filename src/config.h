@@ -26,7 +26,7 @@ struct config {
 	uint64_t max_auth_tries;
 	char *tls;                /* "starttls", "implicit" or "no" */
 	char *tls_cert, *tls_key; /* PEM files; TLS is offered when both are readable */
-	char *tls_module;         /* the TLS module, loaded when TLS starts */
+	char *tls_module;         /* the TLS module, executed when TLS starts */
 };
 
 /* AUTH policy, from cfg->auth. */

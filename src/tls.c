@@ -14,9 +14,11 @@
  */
 #include "tls.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +57,48 @@ int tls_usable(const struct session *s)
 	       access(c->tls_cert, R_OK) == 0 && access(c->tls_key, R_OK) == 0;
 }
 
-/* path, if it is a program that can be executed: an ELF file, regular, with X. */
+/* 1 when the ELF file on fd carries smtpot-tls's note (src/tls/module.c). */
+static int has_module_note(int fd)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[32];
+	unsigned char notes[512];
+
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 32 ||
+	    pread(fd, ph, eh.e_phnum * sizeof(ph[0]), (off_t)eh.e_phoff) !=
+		    (ssize_t)(eh.e_phnum * sizeof(ph[0])))
+		return 0;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		size_t n = ph[i].p_filesz < sizeof(notes) ? ph[i].p_filesz : sizeof(notes);
+		size_t o = 0;
+
+		if (ph[i].p_type != PT_NOTE || pread(fd, notes, n, (off_t)ph[i].p_offset) != (ssize_t)n)
+			continue;
+		while (o + sizeof(Elf64_Nhdr) <= n) {
+			Elf64_Nhdr nh;
+			size_t name = o + sizeof(nh), desc;
+
+			memcpy(&nh, notes + o, sizeof(nh));
+			desc = name + ((nh.n_namesz + 3) & ~3u);
+			if (desc + nh.n_descsz > n)
+				break;
+			if (nh.n_type == TLS_NOTE_TYPE && nh.n_namesz == 7 &&
+			    memcmp(notes + name, "smtpot", 7) == 0 && nh.n_descsz == 4) {
+				uint32_t abi;
+
+				memcpy(&abi, notes + desc, 4);
+				return abi == TLS_MODULE_ABI;
+			}
+			o = desc + ((nh.n_descsz + 3) & ~3u);
+		}
+	}
+	return 0;
+}
+
+/* path, if it is smtpot-tls: a regular, executable ELF file with its note. */
 static int open_program(const char *path)
 {
-	unsigned char magic[4];
 	struct stat st;
 	int fd;
 
@@ -67,8 +107,7 @@ static int open_program(const char *path)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || pread(fd, magic, 4, 0) != 4 ||
-	    memcmp(magic, "\177ELF", 4) != 0) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !has_module_note(fd)) {
 		close(fd);
 		errno = ENOEXEC;
 		return -1;
@@ -88,7 +127,8 @@ static int open_module(const char *path, char *err, size_t errlen)
 
 	if (fd >= 0)
 		return fd;
-	snprintf(err, errlen, "cannot run the TLS module %s: %s", path, strerror(errno));
+	snprintf(err, errlen, "cannot run the TLS module %s: %s", path,
+		 errno == ENOEXEC ? "not smtpot-tls" : strerror(errno));
 	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
 	if (n > 0) {
 		char *slash;

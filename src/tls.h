@@ -17,6 +17,7 @@
 #include "conn.h"
 
 #define TLS_MODULE_ABI 1
+#define TLS_NOTE_TYPE 0x534d /* the ELF note that marks smtpot-tls (src/tls/module.c) */
 
 /* What a handshake tells, filled by the module. */
 struct tls_result {

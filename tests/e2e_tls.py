@@ -1217,21 +1217,50 @@ class T10Handover(unittest.TestCase):
                                       popen={"preexec_fn": low_limit}), replies, "descriptor 63")
 
     def test_module_that_is_not_smtpot_tls(self):
-        """smtpot itself as the module: it ends the session it was handed, with its log."""
-        def talk(sock):
-            self.to_starttls(sock)
-            sock.recv(100)
+        """Other programs, smtpot itself included, lack smtpot-tls's ELF note:
+        refused before the 220, never run on the connection."""
+        def copy_of(path):
+            def make(d):
+                other = os.path.join(d, "other")
+                shutil.copy2(path, other)
+                return other
+            return make
 
-        def module(d):
-            other = os.path.join(d, "other")
-            shutil.copy2(SMTPOT, other)
-            return other
+        for module in (copy_of(SMTPOT), copy_of(shutil.which("cat"))):
+            replies = []
+            self.check_refused(self.alone(module, self.refused_then_quit(replies)), replies,
+                               "not smtpot-tls")
 
-        status, err, evs = self.alone(module, talk)
-        self.assertEqual(status, 0, err)
-        self.assertEqual(names(evs), ["connect", "ehlo", "starttls", "error", "disconnect"])
-        self.assertIn("not smtpot-tls", find(evs, "error")["data"]["what"])
-        self.assertEqual(evs[-1]["data"]["reason"], "tls_unavailable")
+    def test_session_handed_to_a_program_without_tls(self):
+        """smtpot given a session to go on with (SMTPOT_RESUME, as smtpot-tls
+        gets it) ends it properly: an error, then the disconnect."""
+        if not is_static(SMTPOT):
+            self.skipTest("%s runs TLS itself" % SMTPOT)
+        d = tmpdir("handed")
+        log = os.path.join(d, "events.jsonl")
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        state = ("session=%s sandbox=seccomp started_ms=%d spool_failed=0 seq=3 lost=0 commands=2 "
+                 "errors=0 messages=0 recipients=0 unknown=0 auth_tries=0 auth_failures=0 bytes_in=16 "
+                 "bytes_out=300 spool_count=0 verbs=%s sink=file,%d,0,0,0"
+                 % ("ab" * 16, time.monotonic() * 1000, ",".join(["0"] * 16), fd))
+        a, b = socket.socketpair()
+        try:
+            p = subprocess.Popen([SMTPOT, "--spool-dir=" + os.path.join(d, "spool")], stdin=b, stdout=b,
+                                 stderr=subprocess.PIPE, pass_fds=(fd,),
+                                 env=dict(clean_env(), SMTPOT_RESUME=state))
+            b.close()
+            _, err = p.communicate(timeout=10)
+        finally:
+            os.close(fd)
+            a.close()
+            b.close()
+        self.assertEqual((p.returncode, err), (0, b""))
+        evs = read_log(log)
+        self.assertEqual([(e["seq"], e["event"]) for e in evs], [(4, "error"), (5, "disconnect")])
+        self.assertEqual({e["session"] for e in evs}, {"ab" * 16})
+        self.assertIn("no TLS", evs[0]["data"]["what"])
+        self.assertEqual(evs[1]["data"]["reason"], "tls_unavailable")
+        self.assertEqual(evs[1]["data"]["counters"]["commands"], 2)
 
     to_starttls = staticmethod(T09FailedHandshake.to_starttls)
 

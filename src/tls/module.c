@@ -263,3 +263,20 @@ const struct tls_module *smtpot_tls_module(void)
 {
 	return &module;
 }
+
+/*
+ * What makes a program smtpot-tls to smtpot: an ELF note (name "smtpot",
+ * type TLS_NOTE_TYPE, the interface number as its 4 bytes), which smtpot
+ * reads from the program headers before it offers to run it.
+ */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+__asm__(".pushsection .note.smtpot, \"a\", @note\n"
+	"\t.balign 4\n"
+	"\t.long 7\n"
+	"\t.long 4\n"
+	"\t.long " STR(TLS_NOTE_TYPE) "\n"
+	"\t.asciz \"smtpot\"\n"
+	"\t.balign 4\n"
+	"\t.long " STR(TLS_MODULE_ABI) "\n"
+	"\t.popsection\n");
