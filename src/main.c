@@ -210,7 +210,6 @@ int main(int argc, char **argv)
 		perror("smtpot: session");
 		return EX_OSERR;
 	}
-	s.argv = argv;
 	/* Backstop for a write blocked by a client that never reads. */
 	alarm((unsigned)cfg.session_timeout + 5);
 	if (r != NULL) {

@@ -53,7 +53,6 @@ struct session {
 	 * filter; allow_exec when STARTTLS would execute the TLS module).
 	 */
 	int (*confine)(int allow_exec);
-	char **argv; /* the program's arguments, for executing the TLS module */
 	const char *sandbox; /* "seccomp", "unavailable" or "off" */
 	/* Run by the dispatcher after the command's event: DATA, STARTTLS. */
 	void (*after)(struct session *s);
