@@ -27,10 +27,22 @@ PKG_LIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null) -Wl,-Bd
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) \
 	-DDEFAULT_TLS_MODULE='"$(TLSMODDIR)/smtpot-tls"' $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
-# smtpot itself is a static PIE: no dynamic loader, no library mapped or
-# relocated at start (with glibc's loader and libc.so that was a quarter of
-# a short session's CPU). It has no TLS code and needs no dlopen or NSS.
-STATIC_LDFLAGS = -static-pie -Wl,-z,relro,-z,now $(LDFLAGS)
+# smtpot itself is a static PIE built against musl: no dynamic loader, no
+# library mapped or relocated at start, and none of glibc's start-up probing
+# of the CPU's caches with CPUID, which traps to the hypervisor in a virtual
+# machine (there it was half of a short session's CPU). It has no TLS code
+# and needs no dlopen or NSS. Debian's libjson-c.a is linked in as it is;
+# src/musl/glibc_chk.c gives it the few glibc functions it calls. The other
+# programs (smtpot-tls, the tests) are built with $(CC) against glibc.
+MUSL_CC ?= musl-gcc
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+MUSL_LIBDIR ?= /usr/lib/$(subst -gnu,-musl,$(MULTIARCH))
+# musl's headers first; the kernel's (linux/, asm/) and json-c's from the system.
+MUSL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE \
+	-fno-strict-overflow -idirafter /usr/include -idirafter /usr/include/$(MULTIARCH) \
+	$(PKG_CFLAGS) -DDEFAULT_TLS_MODULE='"$(TLSMODDIR)/smtpot-tls"' $(CFLAGS)
+JSONC_A = $(shell $(PKG_CONFIG) --variable=libdir json-c 2>/dev/null)/libjson-c.a
+MUSL_OBJS = $(SRCS:src/%.c=build-musl/%.o) build-musl/glibc_chk.o
 
 SRCS = $(wildcard src/*.c)
 LIB_SRCS = $(filter-out src/main.c,$(SRCS))
@@ -42,7 +54,7 @@ CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # Debian packages each target needs; installed when missing (as root), else the
 # exact command is printed.
-BUILD_PKGS = gcc make pkg-config libjson-c-dev libssl-dev libseccomp-dev
+BUILD_PKGS = gcc make pkg-config musl-tools libjson-c-dev libssl-dev libseccomp-dev
 RUN_PKGS = $(BUILD_PKGS) systemd swaks openssl
 TEST_PKGS = $(BUILD_PKGS) check systemd swaks python3 curl jq valgrind openssl strace gdb \
 	systemd-container xinetd mandoc clang-14 libclang-rt-14-dev \
@@ -64,9 +76,18 @@ build/tls_module.o build-san/tls_module.o: src/tls/module.c src/tls.h src/conn.h
 smtpot-tls: $(OBJS) build/tls_module.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) build/tls_module.o $(PKG_LIBS) $(SSL_LIBS)
 
-smtpot: $(OBJS)
-	$(CC) $(ALL_CFLAGS) $(STATIC_LDFLAGS) -o $@ $(OBJS) \
-		$(shell $(PKG_CONFIG) --static --libs json-c 2>/dev/null)
+smtpot: $(MUSL_OBJS)
+	$(MUSL_CC) -static-pie -nostartfiles -Wl,-Bstatic -Wl,--no-dynamic-linker \
+		-Wl,-z,relro,-z,now $(LDFLAGS) -o $@ \
+		$(MUSL_LIBDIR)/rcrt1.o $(MUSL_LIBDIR)/crti.o $(shell $(CC) -print-file-name=crtbeginS.o) \
+		$(MUSL_OBJS) $(JSONC_A) $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIBDIR)/crtn.o
+
+build-musl/%.o: src/%.c $(wildcard src/*.h) | build-musl
+	$(MUSL_CC) $(MUSL_CFLAGS) -Ibuild -c -o $@ $<
+build-musl/glibc_chk.o: src/musl/glibc_chk.c | build-musl
+	$(MUSL_CC) $(MUSL_CFLAGS) -c -o $@ $<
+build-musl/sandbox.o: build/sandbox_bpf.h
+build-musl/config.o: build/tlsmoddir.stamp
 
 build/tlsmoddir.stamp: FORCE | build
 	@echo '$(TLSMODDIR)' | cmp -s - $@ || echo '$(TLSMODDIR)' > $@
@@ -83,7 +104,7 @@ build/sandbox_bpf.h: src/sandbox/gen.c src/sandbox.h | build
 	build/sandbox-gen > $@.tmp && mv $@.tmp $@
 build/sandbox.o build-san/sandbox.o: build/sandbox_bpf.h
 
-build build-san:
+build build-san build-musl:
 	mkdir -p $@
 
 deps-build deps-run deps-test: deps-%:
@@ -281,5 +302,5 @@ bench-spawn: smtpot
 .PHONY: bench bench-spawn
 
 clean:
-	rm -rf build build-san build-fuzz smtpot smtpot-san smtpot-tls tests/check_smtpot tests/check_smtpot-san \
+	rm -rf build build-san build-musl build-fuzz smtpot smtpot-san smtpot-tls tests/check_smtpot tests/check_smtpot-san \
 		tests/sandbox_probe.so bench/build

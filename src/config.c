@@ -427,8 +427,9 @@ enum config_result config_parse(struct config *c, int argc, char **argv)
 	opts[i++] = (struct option){ "version", no_argument, NULL, 'V' };
 	opts[i] = (struct option){ NULL, 0, NULL, 0 };
 
-	/* First pass: --config, --help, --version and bad options. */
-	opterr = 1;
+	/* First pass: --config, --help, --version and bad options (said here:
+	 * C libraries word getopt's own message differently). */
+	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:hV", opts, &idx)) != -1) {
 		switch (ch) {
@@ -442,7 +443,8 @@ enum config_result config_parse(struct config *c, int argc, char **argv)
 			printf("smtpot %s\n", SMTPOT_VERSION);
 			return CONFIG_EXIT_OK;
 		case '?':
-			fprintf(stderr, "Try 'smtpot --help'.\n");
+			fprintf(stderr, "smtpot: bad option or missing value: %s\nTry 'smtpot --help'.\n",
+				argv[optind - 1]);
 			return CONFIG_USAGE;
 		default:
 			break;

@@ -161,7 +161,9 @@ int main(int argc, char **argv)
 	 * Grow the heap in one step: a short session otherwise extends it with
 	 * brk(2) two or three times. Untouched pages cost no memory.
 	 */
+#ifdef M_TOP_PAD
 	mallopt(M_TOP_PAD, 512 * 1024);
+#endif
 	guard_stderr();
 	r = resumed();
 	config_defaults(&cfg);

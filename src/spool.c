@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int spool_open_dir(struct spool *s, const char *dir, const char *tag)
@@ -144,11 +145,16 @@ void spool_abort(struct spool *s)
 
 /* Gives the temporary file its final name: 0, or -1 with errno (EEXIST when
  * a file has that name). The temporary name is gone afterwards. */
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
 static int publish(struct spool *s, const char *name)
 {
 	int rc, e;
 
-	if (renameat2(s->dirfd, s->tmpname, s->dirfd, name, RENAME_NOREPLACE) == 0)
+	/* The system call itself: not every C library wraps renameat2. */
+	if (syscall(SYS_renameat2, s->dirfd, s->tmpname, s->dirfd, name, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno == EINVAL || errno == ENOSYS)
 		/* No RENAME_NOREPLACE here: link(2) also refuses an existing name. */

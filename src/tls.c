@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base64.h"
@@ -55,6 +56,12 @@ int tls_usable(const struct session *s)
 
 	return strcmp(c->tls, "no") != 0 && c->tls_cert != NULL && c->tls_key != NULL &&
 	       access(c->tls_cert, R_OK) == 0 && access(c->tls_key, R_OK) == 0;
+}
+
+/* Executes the program on fd; returns only on failure (the system call: not every C library wraps it). */
+static void run_module(int fd, char **argv)
+{
+	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
 }
 
 /* 1 when the ELF file on fd carries smtpot-tls's note (src/tls/module.c). */
@@ -313,7 +320,7 @@ static void exec_starttls(struct session *s)
 	} else if (resume_keep_fds(s) < 0 || setenv(RESUME_ENV, state, 1) < 0) {
 		err = errno;
 	} else {
-		execveat(module_fd, "", argv, environ, AT_EMPTY_PATH);
+		run_module(module_fd, argv);
 		err = errno;
 		unsetenv(RESUME_ENV);
 	}
@@ -352,7 +359,7 @@ void tls_exec_implicit(const struct config *c, char **argv)
 	fd = open_module(c->tls_module, exec_error, sizeof(exec_error));
 	if (fd < 0)
 		return;
-	execveat(fd, "", argv, environ, AT_EMPTY_PATH);
+	run_module(fd, argv);
 	/* Left to the session: it logs why TLS is unavailable and ends. */
 	snprintf(exec_error, sizeof(exec_error), "cannot run the TLS module %s: %s", c->tls_module,
 		 strerror(errno));
