@@ -292,11 +292,13 @@ fuzz-regress: deps-fuzz
 
 # Benchmark against a do-nothing handler, smtp-sink and aiosmtpd (bench/README.md).
 # BENCH_QUICK=1 make bench: a smoke run of a minute or two.
-bench: smtpot
+bench: deps-build
+	$(MAKE) smtpot
 	python3 bench/run
 
 # One session at a time, smtpot against the floor: CPU per session (~1 min).
-bench-spawn: smtpot
+bench-spawn: deps-build
+	$(MAKE) smtpot
 	sh bench/spawn-run
 
 .PHONY: bench bench-spawn
