@@ -148,6 +148,14 @@ static void confine_again(struct session *s)
 		s->sandbox = "unavailable";
 }
 
+/* SIGALRM 5 s after the session's deadline (which smtpot-tls takes over from smtpot). */
+static void backstop(const struct session *s)
+{
+	int64_t left = s->conn->session_deadline - clock_mono_ms();
+
+	alarm((unsigned)(left > 0 ? (left + 999) / 1000 : 0) + 5);
+}
+
 int main(int argc, char **argv)
 {
 	static struct event_ctx ev;
@@ -212,16 +220,13 @@ int main(int argc, char **argv)
 		perror("smtpot: session");
 		return EX_OSERR;
 	}
-	/* Backstop for a write blocked by a client that never reads. */
-	alarm((unsigned)cfg.session_timeout + 5);
 	if (r != NULL) {
 		resume_apply(r, &s);
 		confine_again(&s);
-		if (cfg.session_timeout > 0) {
-			int64_t left = s.conn->session_deadline - clock_mono_ms();
-
-			alarm((unsigned)(left > 0 ? left / 1000 : 0) + 5);
-		}
+	}
+	/* Backstop for a write blocked by a client that never reads: the deadline, plus 5 s. */
+	backstop(&s);
+	if (r != NULL) {
 		tls_resumed(&s);
 		session_continue(&s);
 	} else {

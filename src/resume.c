@@ -46,8 +46,7 @@ int resume_save(const struct session *s, char *out, size_t cap)
 	for (int i = 0; i < s->ev->nsinks; i++) {
 		const struct sink *k = s->ev->sinks[i];
 
-		ADD(" sink=%s,%d,%d,%d,%" PRIu64, strcmp(k->kind, "journal") == 0 ? "journal" : "file",
-		    k->fd, k->open_errno, k->reported, k->lost);
+		ADD(" sink=%s,%d,%d,%d,%" PRIu64, k->kind, k->fd, k->open_errno, k->reported, k->lost);
 	}
 #undef ADD
 	return 0;
@@ -85,6 +84,12 @@ static int number(const char **p, uint64_t max, uint64_t *out)
 	*p = q;
 	*out = v;
 	return 0;
+}
+
+/* A number up to max that is all of the value up to end. */
+static int whole(const char *v, const char *end, uint64_t max, uint64_t *out)
+{
+	return number(&v, max, out) < 0 || v != end ? -1 : 0;
 }
 
 /* A signed one: -1 (no descriptor) or 0..max. */
@@ -157,7 +162,7 @@ static int parse_word(const char *p, const char *end, struct resume *r, unsigned
 	if (word(p, len, "started_ms", &v)) {
 		if (once(seen, 2) < 0)
 			return -1;
-		if (number(&v, INT64_MAX, &x) < 0 || v != end)
+		if (whole(v, end, INT64_MAX, &x) < 0)
 			return -1;
 		r->started_ms = (int64_t)x;
 		return 0;
@@ -165,7 +170,7 @@ static int parse_word(const char *p, const char *end, struct resume *r, unsigned
 	if (word(p, len, "spool_failed", &v)) {
 		if (once(seen, 3) < 0)
 			return -1;
-		if (number(&v, 1, &x) < 0 || v != end)
+		if (whole(v, end, 1, &x) < 0)
 			return -1;
 		r->spool_failed = (int)x;
 		return 0;
@@ -200,13 +205,13 @@ static int parse_word(const char *p, const char *end, struct resume *r, unsigned
 		if (number(&v, 1, &x) < 0 || *v++ != ',')
 			return -1;
 		k->reported = (int)x;
-		return number(&v, UINT64_MAX, &k->lost) < 0 || v != end ? -1 : 0;
+		return whole(v, end, UINT64_MAX, &k->lost);
 	}
 	for (int i = 0; i < RESUME_NCOUNTERS; i++) {
 		if (word(p, len, counter_names[i], &v)) {
 			if (once(seen, 5 + i) < 0)
 				return -1;
-			return number(&v, UINT64_MAX, &r->counters[i]) < 0 || v != end ? -1 : 0;
+			return whole(v, end, UINT64_MAX, &r->counters[i]);
 		}
 	}
 	return -1;

@@ -451,15 +451,9 @@ static void queue_id(char out[16])
 	out[10] = '\0';
 }
 
-/*
- * Opens the spool once per process, on the first message: after STARTTLS
- * the TLS module opens it again, numbering its temporary files on from the
- * messages begun before.
- */
+/* Opens the spool once per process, on the first message. */
 static void spool_prepare(struct session *s)
 {
-	unsigned long begun = s->spool.count;
-
 	if (s->cfg->spool_dir == NULL || s->cfg->spool_dir[0] == '\0' || s->spool.dirfd >= 0 ||
 	    s->spool_failed)
 		return;
@@ -467,7 +461,6 @@ static void spool_prepare(struct session *s)
 		s->spool_failed = 1;
 		session_error(s, "spool directory", errno);
 	}
-	s->spool.count = begun;
 }
 
 /*

@@ -26,7 +26,6 @@ int spool_open_dir(struct spool *s, const char *dir, const char *tag)
 	s->err = 0;
 	s->err_what = NULL;
 	s->buf = NULL;
-	s->count = 0;
 	snprintf(s->tag, sizeof(s->tag), "%s", tag);
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* Another session may create it between our open and our mkdir. */

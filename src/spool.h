@@ -27,8 +27,9 @@ struct spool {
 
 /*
  * Opens the directory (created 0700 if missing). tag (up to 32 characters of
- * [0-9a-f]) makes this process's temporary names unique. -1 with errno on
- * failure.
+ * [0-9a-f]) makes this process's temporary names unique, with count, which
+ * is the caller's: zero for a new session, the messages begun so far when
+ * smtpot-tls goes on with one. -1 with errno on failure.
  */
 int spool_open_dir(struct spool *s, const char *dir, const char *tag);
 void spool_close_dir(struct spool *s);

@@ -40,10 +40,9 @@ extern const struct tls_module *smtpot_tls_module(void) __attribute__((weak));
 
 static const struct tls_module *module;
 static void *server;
-/* smtpot-tls on SANDBOX_EXEC_FD, put there before the sandbox; -1 with why. */
+/* In smtpot: smtpot-tls on SANDBOX_EXEC_FD, put there before the sandbox; -1 with why. */
 static int module_fd = -1;
-static char stage_error[256] = "cannot run the TLS module";
-static char exec_error[256] = "no TLS module was run";
+static char module_error[256] = "cannot run the TLS module";
 
 int tls_in_process(void)
 {
@@ -58,7 +57,7 @@ int tls_usable(const struct session *s)
 	       access(c->tls_cert, R_OK) == 0 && access(c->tls_key, R_OK) == 0;
 }
 
-/* Executes the program on fd; returns only on failure (the system call: not every C library wraps it). */
+/* Executes the program on fd; returns on failure. The system call: musl does not wrap it. */
 static void run_module(int fd, char **argv)
 {
 	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
@@ -122,6 +121,12 @@ static int open_program(const char *path)
 	return fd;
 }
 
+static void cannot_run(char *err, size_t errlen, const char *path, int e)
+{
+	snprintf(err, errlen, "cannot run the TLS module %s: %s", path,
+		 e == ENOEXEC ? "not smtpot-tls" : strerror(e));
+}
+
 /*
  * The TLS module: the configured path, else smtpot-tls beside the program
  * (a build tree). A descriptor, or -1 with err.
@@ -134,8 +139,7 @@ static int open_module(const char *path, char *err, size_t errlen)
 
 	if (fd >= 0)
 		return fd;
-	snprintf(err, errlen, "cannot run the TLS module %s: %s", path,
-		 errno == ENOEXEC ? "not smtpot-tls" : strerror(errno));
+	cannot_run(err, errlen, path, errno);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
 	if (n > 0) {
 		char *slash;
@@ -163,21 +167,23 @@ static int stage_module(const struct session *s, char *err, size_t errlen)
 
 	if (fd < 0)
 		return -1;
-	if (fd != SANDBOX_EXEC_FD && fcntl(SANDBOX_EXEC_FD, F_GETFD) >= 0) {
-		snprintf(err, errlen, "cannot run the TLS module: descriptor %d is in use", SANDBOX_EXEC_FD);
+	if (fd != SANDBOX_EXEC_FD) {
+		int in_use = fcntl(SANDBOX_EXEC_FD, F_GETFD) >= 0;
+		int moved = !in_use && dup2(fd, SANDBOX_EXEC_FD) == SANDBOX_EXEC_FD;
+		int e = errno;
+
 		close(fd);
-		return -1;
+		if (!moved) {
+			snprintf(err, errlen, "cannot run the TLS module: descriptor %d%s%s", SANDBOX_EXEC_FD,
+				 in_use ? " is in use" : ": ", in_use ? "" : strerror(e));
+			return -1;
+		}
 	}
-	if ((fd != SANDBOX_EXEC_FD && dup2(fd, SANDBOX_EXEC_FD) < 0) ||
-	    fcntl(SANDBOX_EXEC_FD, F_SETFD, 0) < 0) {
+	if (fcntl(SANDBOX_EXEC_FD, F_SETFD, 0) < 0) {
 		snprintf(err, errlen, "cannot run the TLS module: descriptor %d: %s", SANDBOX_EXEC_FD,
 			 strerror(errno));
-		if (fd != SANDBOX_EXEC_FD)
-			close(fd);
 		return -1;
 	}
-	if (fd != SANDBOX_EXEC_FD)
-		close(fd);
 	return SANDBOX_EXEC_FD;
 }
 
@@ -200,6 +206,20 @@ static int prepare(const struct session *s, char *err, size_t errlen)
 	}
 	server = module->server_new(s->cfg->tls_cert, s->cfg->tls_key, err, errlen);
 	return server != NULL ? 0 : -1;
+}
+
+/*
+ * Whether TLS can start: in smtpot-tls, the certificate loaded; in smtpot,
+ * the module ready to run (staged). 0, or -1 with err.
+ */
+static int ready(const struct session *s, int staged, char *err, size_t errlen)
+{
+	if (tls_in_process())
+		return prepare(s, err, errlen);
+	if (staged)
+		return 0;
+	snprintf(err, errlen, "%s", module_error);
+	return -1;
 }
 
 static void fingerprint(json_object *d, const struct tls_result *res)
@@ -346,7 +366,7 @@ int tls_stage(const struct session *s)
 {
 	if (tls_in_process() || strcmp(s->cfg->tls, "starttls") != 0 || !tls_usable(s))
 		return 0;
-	module_fd = stage_module(s, stage_error, sizeof(stage_error));
+	module_fd = stage_module(s, module_error, sizeof(module_error));
 	return module_fd >= 0;
 }
 
@@ -356,13 +376,12 @@ void tls_exec_implicit(const struct config *c, char **argv)
 
 	if (tls_in_process() || strcmp(c->tls, "implicit") != 0)
 		return;
-	fd = open_module(c->tls_module, exec_error, sizeof(exec_error));
+	fd = open_module(c->tls_module, module_error, sizeof(module_error));
 	if (fd < 0)
 		return;
 	run_module(fd, argv);
 	/* Left to the session: it logs why TLS is unavailable and ends. */
-	snprintf(exec_error, sizeof(exec_error), "cannot run the TLS module %s: %s", c->tls_module,
-		 strerror(errno));
+	cannot_run(module_error, sizeof(module_error), c->tls_module, errno);
 	close(fd);
 }
 
@@ -386,9 +405,7 @@ void tls_starttls(struct session *s, const char *arg, size_t n, json_object *d)
 		reply_line(&s->rp, 501, 0, "5.5.4 Syntax: STARTTLS");
 		return;
 	}
-	if (!tls_in_process() && module_fd < 0)
-		snprintf(err, sizeof(err), "%s", stage_error);
-	if (tls_in_process() ? prepare(s, err, sizeof(err)) < 0 : module_fd < 0) {
+	if (ready(s, module_fd >= 0, err, sizeof(err)) < 0) {
 		reply_line(&s->rp, 454, 0, "4.7.0 TLS not available due to local problem");
 		session_error(s, err, EIO);
 		return;
@@ -407,9 +424,7 @@ int tls_implicit(struct session *s)
 {
 	char err[256];
 
-	if (!tls_in_process())
-		snprintf(err, sizeof(err), "%s", exec_error);
-	if (!tls_in_process() || prepare(s, err, sizeof(err)) < 0) {
+	if (ready(s, 0, err, sizeof(err)) < 0) {
 		session_error(s, err, EIO);
 		session_end(s, "tls_unavailable");
 		return -1;

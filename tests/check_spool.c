@@ -25,7 +25,7 @@ START_TEST(commit_and_duplicate)
 {
 	char dir[] = "/tmp/smtpot-spool-XXXXXX", path[256], name[80];
 	static const char hex[65] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-	struct spool s;
+	struct spool s = { 0 };
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(spool_open_dir(&s, dir, TAG), 0);
@@ -47,7 +47,7 @@ START_TEST(abort_leaves_nothing)
 {
 	char dir[] = "/tmp/smtpot-spool-XXXXXX";
 	static char big[200000];
-	struct spool s;
+	struct spool s = { 0 };
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(spool_open_dir(&s, dir, TAG), 0);
@@ -68,7 +68,7 @@ START_TEST(big_message_through_temporary_file)
 	char dir[] = "/tmp/smtpot-spool-XXXXXX", path[256], tmp[256], name[80];
 	static const char hex[65] = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 	static char big[SPOOL_BUFFER_SIZE * 2 + 17];
-	struct spool s;
+	struct spool s = { 0 };
 	struct stat st;
 
 	memset(big, 'x', sizeof(big));
@@ -98,7 +98,7 @@ START_TEST(small_message_written_at_commit)
 {
 	char dir[] = "/tmp/smtpot-spool-XXXXXX", path[256], name[80];
 	static const char hex[65] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-	struct spool s;
+	struct spool s = { 0 };
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(spool_open_dir(&s, dir, TAG), 0);
